@@ -1,0 +1,52 @@
+# evaltool: the two set-up commands of the README are `make demo` and `make test`.
+# Each installs what it needs into .venv first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# pip on some machines warns about every missing local index; keep its real errors only.
+PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+
+.PHONY: install demo migrate test test-embedded test-pg15 lint format clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	  || { echo "evaltool needs Python 3.11 or newer: make PYTHON=python3.11 ..." >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip $(PIP_QUIET)
+	$(BIN)/pip install -q -e '.[dev]' $(PIP_QUIET)
+	touch $@
+
+install: $(BIN)/.installed
+
+## demo: start the embedded PostgreSQL, migrate, and show the database's health
+demo: install
+	$(BIN)/evaltool db up
+	$(BIN)/evaltool db migrate
+	$(BIN)/evaltool db health
+
+## migrate: apply migrations and re-apply sql/ (EVALTOOL_DATABASE_URL or the embedded server)
+migrate: install
+	$(BIN)/evaltool db migrate
+
+## test: the whole suite, against the embedded PostgreSQL 18 and the machine's PostgreSQL 15
+test: test-embedded test-pg15
+
+test-embedded: install
+	$(BIN)/pytest
+
+test-pg15: install
+	.ci/with-pg15 $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	-$(BIN)/evaltool db stop
+	rm -rf $(VENV) .evaltool .pytest_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""The `evaltool` command: one Click group per noun, each in its own module."""
+
+import traceback
+
+import click
+import psycopg
+
+from evaltool import __version__
+from evaltool.cli.db import db
+from evaltool.db import first_line
+from evaltool.errors import EvaltoolError
+
+
+class UserError(click.ClickException):
+    """An EvaltoolError on its way out: `Error: message` on stderr and its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class EvaltoolGroup(click.Group):
+    """Turns the errors of every subcommand into one line on stderr, never a traceback.
+
+    With --debug the traceback is printed as well.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except EvaltoolError as exc:
+            self._debug(ctx)
+            raise UserError(str(exc), exc.exit_code) from exc
+        except psycopg.Error as exc:
+            self._debug(ctx)
+            raise UserError(f"database error: {first_line(exc)}", 1) from exc
+
+    @staticmethod
+    def _debug(ctx: click.Context) -> None:
+        if ctx.meta.get("evaltool.debug"):
+            click.echo(traceback.format_exc(), err=True)
+
+
+@click.group(cls=EvaltoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evaltool")
+@click.option("--debug", is_flag=True, help="Print tracebacks with errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """SQL-first evaluation of ML and LLM models, on PostgreSQL.
+
+    evaltool uses the database named by EVALTOOL_DATABASE_URL, or else an embedded
+    PostgreSQL that it starts on first use, with its data in ./.evaltool
+    (EVALTOOL_HOME moves it).
+
+    \b
+    Example:
+        evaltool db migrate      # create or upgrade the schema
+        evaltool db health       # server version, schema version, rows per table
+    """
+    ctx.meta["evaltool.debug"] = debug
+
+
+cli.add_command(db)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="evaltool")

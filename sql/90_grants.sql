@@ -1,0 +1,21 @@
+-- Grants for the roles of migration 0002, re-applied after every migration so that new
+-- tables, views and functions are covered. Skipped where the roles could not be created.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'evaltool_reader') THEN
+        GRANT USAGE ON SCHEMA evaltool TO evaltool_reader;
+        GRANT SELECT ON ALL TABLES IN SCHEMA evaltool TO evaltool_reader;
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA evaltool TO evaltool_reader;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'evaltool_writer') THEN
+        GRANT USAGE ON SCHEMA evaltool TO evaltool_writer;
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA evaltool TO evaltool_writer;
+        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA evaltool TO evaltool_writer;
+        -- The audit log is written by a SECURITY DEFINER trigger; writers may only read it.
+        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evaltool.audit_log FROM evaltool_writer;
+        -- Migration bookkeeping changes only through evaltool db migrate.
+        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evaltool._yoyo_migration, evaltool._yoyo_log,
+            evaltool._yoyo_version, evaltool.yoyo_lock FROM evaltool_writer;
+    END IF;
+END
+$$;

@@ -1,0 +1,166 @@
+"""Real PostgreSQL for the tests: which server, a migrated template, a database per test.
+
+EVALTOOL_TEST_DSN (libpq key=value or URL, any database) selects a server, e.g. the
+machine's PostgreSQL 15: `host=/var/run/postgresql port=5432 user=root`. Without it, the
+suite starts its own embedded PostgreSQL in .evaltool/test and stops it at the end.
+Each test gets a database cloned from a template migrated once per session, through
+pytest-postgresql's DatabaseJanitor, so test order never matters.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import conninfo
+from pytest_postgresql.janitor import DatabaseJanitor
+
+from evaltool import embedded, migrate
+
+TEST_DSN_ENV = "EVALTOOL_TEST_DSN"
+REPO = Path(__file__).resolve().parent.parent
+EMBEDDED_TEST_HOME = REPO / ".evaltool" / "test"
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the test server is, and what it is."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    version_num: int
+    version: str
+    embedded: bool
+
+    def url(self, dbname: str) -> str:
+        """A libpq DSN for one database of this server."""
+        params: dict[str, object] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "dbname": dbname,
+        }
+        if self.password:
+            params["password"] = self.password
+        return conninfo.make_conninfo(**params)
+
+    def janitor(self, dbname: str, **kwargs: object) -> DatabaseJanitor:
+        """pytest-postgresql's janitor for one database of this server."""
+        return DatabaseJanitor(
+            user=self.user,
+            host=self.host,
+            port=self.port,
+            password=self.password,
+            dbname=dbname,
+            **kwargs,
+        )  # type: ignore[arg-type]
+
+
+_server: Server | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Reach the server before any test runs; stop the run with one clear line if we cannot."""
+    global _server
+    dsn = os.environ.get(TEST_DSN_ENV)
+    try:
+        if dsn:
+            params = conninfo.conninfo_to_dict(dsn)
+            is_embedded = False
+        else:
+            previous = os.environ.get("EVALTOOL_HOME")
+            os.environ["EVALTOOL_HOME"] = str(EMBEDDED_TEST_HOME)
+            try:
+                state = embedded.ensure_running()
+            finally:
+                _restore_env("EVALTOOL_HOME", previous)
+            params = {"host": str(state.socket_dir), "port": state.port, "user": embedded.SUPERUSER}
+            is_embedded = True
+        params.setdefault("dbname", "postgres")
+        with psycopg.connect(**params, connect_timeout=10) as conn:  # type: ignore[arg-type]
+            version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            version_num = conn.info.server_version
+            user = conn.info.user
+            host = conn.info.host
+            port = conn.info.port
+    except Exception as exc:
+        source = f"{TEST_DSN_ENV}={dsn}" if dsn else "the embedded test server"
+        pytest.exit(f"cannot reach PostgreSQL ({source}): {exc}", returncode=3)
+    _server = Server(
+        host=host,
+        port=int(port),
+        user=user,
+        password=params.get("password"),
+        version_num=version_num,
+        version=version,
+        embedded=is_embedded,
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _server is not None and _server.embedded:
+        previous = os.environ.get("EVALTOOL_HOME")
+        os.environ["EVALTOOL_HOME"] = str(EMBEDDED_TEST_HOME)
+        try:
+            embedded.stop()
+        finally:
+            _restore_env("EVALTOOL_HOME", previous)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _server is None:
+        return "postgresql: none"
+    kind = "embedded" if _server.embedded else f"from {TEST_DSN_ENV}"
+    return f"postgresql: {_server.version} ({kind}, {_server.host}:{_server.port})"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Server:
+    """The PostgreSQL server of this test session."""
+    assert _server is not None
+    return _server
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server: Server) -> Iterator[str]:
+    """A database migrated once per session, cloned by every test that needs a schema."""
+    name = f"evaltool_tmpl_{os.getpid()}"
+    janitor = pg_server.janitor(name, as_template=True)
+    with janitor:
+        migrate.migrate(pg_server.url(name))
+        yield name
+
+
+@pytest.fixture
+def db_url(pg_server: Server, template_db: str) -> Iterator[str]:
+    """DSN of a fresh, migrated database of this test's own, dropped afterwards."""
+    name = f"evaltool_test_{uuid.uuid4().hex[:12]}"
+    with pg_server.janitor(name, template_dbname=template_db):
+        yield pg_server.url(name)
+
+
+@pytest.fixture
+def empty_db_url(pg_server: Server) -> Iterator[str]:
+    """DSN of a fresh database without evaltool's schema, dropped afterwards."""
+    name = f"evaltool_empty_{uuid.uuid4().hex[:12]}"
+    with pg_server.janitor(name):
+        yield pg_server.url(name)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to this test's migrated database."""
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
