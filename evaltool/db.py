@@ -5,15 +5,17 @@ started on first use. Connection problems become one-line DatabaseUnavailable er
 """
 
 import getpass
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import conninfo
 
 from evaltool import config, embedded
 from evaltool.errors import DatabaseUnavailable
 
 MIN_SERVER_VERSION = 140000
+# password=value in a key=value DSN, the value bare or single-quoted with \' escapes
+_DSN_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 CONNECT_TIMEOUT_S = 10
 
 
@@ -42,11 +44,7 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
             + (f" (from ${config.DATABASE_URL_ENV})" if config.database_url_from_env() else "")
         ) from exc
     try:
-        if conn.info.server_version < MIN_SERVER_VERSION:
-            raise DatabaseUnavailable(
-                f"PostgreSQL {version_text(conn.info.server_version)} at {redact(url)} is too "
-                "old: evaltool needs PostgreSQL 14 or newer"
-            )
+        check_server_version(conn.info.server_version, url)
         conn.execute("SELECT set_config('evaltool.actor', %s, false)", [_os_user()])
         if not autocommit:
             conn.commit()
@@ -54,6 +52,15 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
         conn.close()
         raise
     return conn
+
+
+def check_server_version(server_version: int, url: str) -> None:
+    """Refuse servers older than PostgreSQL 14, whose SQL evaltool does not support."""
+    if server_version < MIN_SERVER_VERSION:
+        raise DatabaseUnavailable(
+            f"PostgreSQL {version_text(server_version)} at {redact(url)} is too old: "
+            "evaltool needs PostgreSQL 14 or newer"
+        )
 
 
 def redact(url: str) -> str:
@@ -64,13 +71,7 @@ def redact(url: str) -> str:
             return url
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
         return urlunsplit(parts._replace(netloc=netloc))
-    try:
-        params = conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "<unparsable database URL>"
-    if "password" in params:
-        params["password"] = "***"
-    return conninfo.make_conninfo(**params)
+    return _DSN_PASSWORD.sub(r"\1***", url)
 
 
 def version_text(server_version: int) -> str:

@@ -12,3 +12,4 @@ DROP TABLE evaltool.model_pricing;
 DROP TABLE evaltool.model;
 DROP TABLE evaltool.provider;
 DROP TABLE evaltool.project;
+COMMENT ON SCHEMA evaltool IS NULL;

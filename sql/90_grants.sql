@@ -1,7 +1,12 @@
 -- Grants for the roles of migration 0002, re-applied after every migration so that new
--- tables, views and functions are covered. Skipped where the roles could not be created.
+-- tables, views and functions are covered. Skipped where the roles could not be created,
+-- and while 0002_roles is rolled back (the roles belong to the whole server, so they may
+-- outlive the migration).
 DO $$
 BEGIN
+    IF NOT EXISTS (SELECT FROM evaltool._yoyo_migration WHERE migration_id = '0002_roles') THEN
+        RETURN;
+    END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'evaltool_reader') THEN
         GRANT USAGE ON SCHEMA evaltool TO evaltool_reader;
         GRANT SELECT ON ALL TABLES IN SCHEMA evaltool TO evaltool_reader;

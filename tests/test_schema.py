@@ -8,7 +8,6 @@ import pytest
 from psycopg import errors
 from psycopg.types.json import Jsonb
 
-
 # ON DELETE RESTRICT reports 23503 up to PostgreSQL 17 and 23001 from 18 on.
 RESTRICTED = (errors.ForeignKeyViolation, errors.RestrictViolation)
 
