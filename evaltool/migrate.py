@@ -4,10 +4,13 @@
 yoyo, each in its own transaction, with its bookkeeping in schema evaltool. `sql/` holds
 functions, triggers, views and grants as CREATE OR REPLACE definitions, applied in file
 name order in one transaction after every migrate, so running migrate twice changes
-nothing. Migrations never create functions or views: a rollback can therefore drop all
-of sql/'s objects first, roll back, and apply sql/ again.
+nothing. A sql/ file that needs the tables of a later migration says so in a line
+`-- requires: 0003_training_example` and is applied only while that migration is.
+Migrations never create functions or views: a rollback can therefore drop all of sql/'s
+objects first, roll back, and apply sql/ again.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from evaltool import config, db, queries
 from evaltool.errors import MigrationError
 
 SCHEMA = "evaltool"
+_REQUIRES = re.compile(r"^-- requires: (\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -88,18 +92,26 @@ def status(conn: psycopg.Connection) -> MigrationStatus:
 
 
 def apply_definitions(conn: psycopg.Connection) -> list[str]:
-    """Run every sql/ file in name order, in one transaction. Returns the file names."""
-    files = sorted(config.schema_dir("sql").glob("*.sql"))
+    """Run the sql/ files in name order, in one transaction. Returns the names applied.
+
+    Files whose `-- requires:` migration is not applied are left out.
+    """
+    applied = {mid for mid, _ in status(conn).applied}
+    files = []
+    for path in sorted(config.schema_dir("sql").glob("*.sql")):
+        text = path.read_text()
+        required = _REQUIRES.findall(text)
+        if set(required) <= applied:
+            files.append((path, text))
     with conn.transaction():
-        for path in files:
-            text = path.read_text()
+        for path, text in files:
             try:
                 # No parameters: psycopg sends the whole file in one simple query.
                 conn.execute(text.encode())
             except psycopg.Error as exc:
                 where = f"sql/{path.name}{_line_of(exc, text)}"
                 raise MigrationError(f"{where}: {db.first_line(exc)}") from exc
-    return [p.name for p in files]
+    return [path.name for path, _ in files]
 
 
 def yoyo_url(url: str) -> str:

@@ -18,11 +18,16 @@ import pytest
 from psycopg import conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from evaltool import embedded, migrate
+from evaltool import config, embedded, migrate
 
 TEST_DSN_ENV = "EVALTOOL_TEST_DSN"
 REPO = Path(__file__).resolve().parent.parent
 EMBEDDED_TEST_HOME = REPO / ".evaltool" / "test"
+# Every migration id, oldest first, and the schema version once all are applied.
+MIGRATION_IDS = sorted(
+    p.stem for p in config.schema_dir("migrations").glob("*.sql") if ".rollback" not in p.name
+)
+LATEST = MIGRATION_IDS[-1]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from evaltool import db
 from evaltool.cli import cli
 from evaltool.errors import DatabaseUnavailable
+from tests.fix_db import LATEST, MIGRATION_IDS
 
 RunCli = Callable[..., Result]
 
@@ -22,12 +23,13 @@ def test_health_reports_version_schema_and_rows(run_cli: RunCli, pg_server) -> N
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"server      PostgreSQL {pg_server.version}"
-    assert lines[2] == "schema      0002_roles"
+    assert lines[2] == f"schema      {LATEST}"
     rows = {
         line.split()[0]: int(line.split()[1].replace(",", ""))
         for line in lines[lines.index("rows") + 1 :]
     }
-    assert rows["project"] == 1 and rows["prompt"] == 0 and len(rows) == 11
+    assert rows["project"] == 1 and rows["prompt"] == 0 and "audit_log" in rows
+    assert not [name for name in rows if "yoyo" in name]
 
 
 def test_health_json(run_cli: RunCli, db_url: str) -> None:
@@ -35,7 +37,7 @@ def test_health_json(run_cli: RunCli, db_url: str) -> None:
         conn.execute("INSERT INTO evaltool.provider (name) VALUES ('a'), ('b')")
     report = json.loads(run_cli("db", "health", "--json").stdout)
     assert report["ok"] is True and report["pending"] == []
-    assert report["schema_version"] == "0002_roles"
+    assert report["schema_version"] == LATEST
     assert report["tables"]["provider"] == 2
 
 
@@ -43,7 +45,8 @@ def test_health_fails_with_pending_migrations(empty_db_url: str) -> None:
     result = CliRunner().invoke(cli, ["db", "health"], env={"EVALTOOL_DATABASE_URL": empty_db_url})
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: 2 migration(s) pending (0001_core, 0002_roles): run evaltool db migrate\n"
+        f"Error: {len(MIGRATION_IDS)} migration(s) pending ({', '.join(MIGRATION_IDS)}): "
+        "run evaltool db migrate\n"
     )
     assert "schema      not migrated" in result.stdout
 
@@ -95,9 +98,10 @@ def test_redact_masks_passwords() -> None:
 def test_migrate_twice_then_up_to_date(empty_db_url: str) -> None:
     env = {"EVALTOOL_DATABASE_URL": empty_db_url}
     first = CliRunner().invoke(cli, ["db", "migrate"], env=env)
-    assert (first.exit_code, first.stdout) == (0, "applied 0001_core\napplied 0002_roles\n")
+    applied = "".join(f"applied {mid}\n" for mid in MIGRATION_IDS)
+    assert (first.exit_code, first.stdout) == (0, applied)
     second = CliRunner().invoke(cli, ["db", "migrate"], env=env)
-    assert (second.exit_code, second.stdout) == (0, "schema up to date at 0002_roles\n")
+    assert (second.exit_code, second.stdout) == (0, f"schema up to date at {LATEST}\n")
 
 
 def test_rollback_asks_for_confirmation(run_cli: RunCli) -> None:
@@ -107,21 +111,18 @@ def test_rollback_asks_for_confirmation(run_cli: RunCli) -> None:
     assert "pending" not in run_cli("db", "status").stdout
 
     done = run_cli("db", "rollback", "--yes")
-    assert (done.exit_code, done.stdout) == (0, "rolled back 0002_roles\n")
+    assert (done.exit_code, done.stdout) == (0, f"rolled back {LATEST}\n")
     status = run_cli("db", "status", "--json")
     report = json.loads(status.stdout)
-    assert [m["id"] for m in report["applied"]] == ["0001_core"]
-    assert report["pending"] == ["0002_roles"]
+    assert [m["id"] for m in report["applied"]] == MIGRATION_IDS[:-1]
+    assert report["pending"] == [LATEST]
     assert report["server"]["kind"] == "external" and "***" not in report["server"]["url"]
 
 
 def test_status_lists_migrations(run_cli: RunCli) -> None:
     lines = run_cli("db", "status").stdout.splitlines()
     assert lines[0].startswith("server      ") and lines[0].endswith("(from EVALTOOL_DATABASE_URL)")
-    assert [line.split()[:2] for line in lines[1:]] == [
-        ["applied", "0001_core"],
-        ["applied", "0002_roles"],
-    ]
+    assert [line.split()[:2] for line in lines[1:]] == [["applied", m] for m in MIGRATION_IDS]
 
 
 def test_url_prints_the_configured_database(run_cli: RunCli, db_url: str) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.fix_db import LATEST, MIGRATION_IDS
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,7 +106,7 @@ def test_simultaneous_starts_share_one_server(home: Path) -> None:
 
     # Data survives a restart, and the next command starts the server by itself.
     health = evaltool(home, "db", "health")
-    assert health.returncode == 0 and "schema      0002_roles" in health.stdout
+    assert health.returncode == 0 and f"schema      {LATEST}" in health.stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the whole suite already runs as an ordinary user")
@@ -121,7 +123,8 @@ def test_works_as_an_ordinary_user(tmp_path: Path) -> None:
         assert server.username() == "nobody"
         assert pwd.getpwuid((home / "pgdata").stat().st_uid).pw_name == "nobody"
         migrated = evaltool(home, "db", "migrate", user="nobody")
-        assert migrated.stdout == "applied 0001_core\napplied 0002_roles\n", migrated.stderr
+        expected = "".join(f"applied {mid}\n" for mid in MIGRATION_IDS)
+        assert migrated.stdout == expected, migrated.stderr
         assert evaltool(home, "db", "stop", user="nobody").returncode == 0
         assert postmasters(home / "pgdata") == []
     finally:

@@ -14,7 +14,7 @@ from evaltool.errors import MigrationError
 from tests.catalog import product_objects, snapshot
 
 MIGRATIONS = config.schema_dir("migrations")
-ALL = ["0001_core", "0002_roles"]
+ALL = ["0001_core", "0002_roles", "0003_training_example"]
 
 
 def test_migrate_twice_changes_nothing(empty_db_url: str) -> None:
@@ -37,10 +37,10 @@ def test_up_down_up_restores_the_same_schema(empty_db_url: str) -> None:
     assert snapshot(empty_db_url) == migrated
 
 
-def test_rollback_one_step_keeps_the_rest_working(empty_db_url: str) -> None:
+def test_partial_rollback_keeps_the_rest_working(empty_db_url: str) -> None:
     migrate.migrate(empty_db_url)
     migrated = snapshot(empty_db_url)
-    assert migrate.rollback(empty_db_url) == ["0002_roles"]
+    assert migrate.rollback(empty_db_url, count=len(ALL) - 1) == list(reversed(ALL[1:]))
     assert not [line for line in snapshot(empty_db_url) if "evaltool_reader" in line]
     # sql/ was re-applied over the remaining tables: hashing and audit still work.
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
@@ -50,7 +50,7 @@ def test_rollback_one_step_keeps_the_rest_working(empty_db_url: str) -> None:
                               FROM evaltool.prompt p JOIN evaltool.audit_log a ON a.row_id = p.id
                               AND a.table_name = 'prompt' GROUP BY 1""").fetchone()
         assert row == (32, 1)
-    assert migrate.migrate(empty_db_url) == ["0002_roles"]
+    assert migrate.migrate(empty_db_url) == ALL[1:]
     assert snapshot(empty_db_url) == migrated
 
 
@@ -73,24 +73,24 @@ def applied(url: str) -> list[tuple[str, int]]:
 def test_failed_migration_rolls_back_and_rerun_applies_once(
     empty_db_url: str, schema_copy: dict[str, Path]
 ) -> None:
-    broken = schema_copy["migrations"] / "0003_extra.sql"
+    broken = schema_copy["migrations"] / "0099_extra.sql"
     broken.write_text(
         "-- depends: 0002_roles\nCREATE TABLE evaltool.extra (id int);\nSELECT 1 / 0;\n"
     )
-    (schema_copy["migrations"] / "0003_extra.rollback.sql").write_text(
+    (schema_copy["migrations"] / "0099_extra.rollback.sql").write_text(
         "DROP TABLE evaltool.extra;\n"
     )
 
     with pytest.raises(MigrationError, match="division by zero"):
         migrate.migrate(empty_db_url)
     with psycopg.connect(empty_db_url) as conn:
-        assert migrate.status(conn).pending == ["0003_extra"]
+        assert migrate.status(conn).pending == ["0099_extra"]
         assert conn.execute("SELECT to_regclass('evaltool.extra')").fetchone() == (None,)
 
-    broken.write_text("-- depends: 0002_roles\nCREATE TABLE evaltool.extra (id int);\n")
-    assert migrate.migrate(empty_db_url) == ["0003_extra"]
+    broken.write_text("-- depends: 0001_core\nCREATE TABLE evaltool.extra (id int);\n")
+    assert migrate.migrate(empty_db_url) == ["0099_extra"]
     assert migrate.migrate(empty_db_url) == []
-    assert applied(empty_db_url) == [(mid, 1) for mid in [*ALL, "0003_extra"]]
+    assert applied(empty_db_url) == [(mid, 1) for mid in [*ALL, "0099_extra"]]
 
 
 def test_broken_definition_names_file_and_line_and_changes_nothing(

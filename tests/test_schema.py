@@ -199,6 +199,7 @@ def test_every_mutable_table_has_the_updated_at_trigger(conn: psycopg.Connection
             "response",
             "run",
             "score",
+            "training_example",
         )
     }
 

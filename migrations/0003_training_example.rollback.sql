@@ -1,0 +1,2 @@
+-- Undo 0003_training_example.
+DROP TABLE evaltool.training_example;
