@@ -6,7 +6,9 @@ import click
 import psycopg
 
 from evaltool import __version__
+from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
+from evaltool.cli.load import load
 from evaltool.db import first_line
 from evaltool.errors import EvaltoolError
 
@@ -61,6 +63,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 cli.add_command(db)
+cli.add_command(load)
+cli.add_command(datasets)
 
 
 def main() -> None:

@@ -9,9 +9,8 @@ import click
 from evaltool import config, embedded, queries
 from evaltool import db as database
 from evaltool import migrate as migrations
+from evaltool.cli.output import json_option
 from evaltool.errors import CheckFailed, EvaltoolError
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 @click.group()

@@ -1,0 +1,163 @@
+"""`evaltool load`: files into the database with COPY, all or nothing."""
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evaltool import db
+from evaltool.cli.output import echo_json, json_option
+from evaltool.datasets import DatasetRef
+from evaltool.load import LoadSummary
+from evaltool.load.formats import FORMATS, parse_map
+from evaltool.load.prompts import load_prompts
+from evaltool.load.sources import Source, expand
+from evaltool.progress import Progress
+
+JSONL = (".jsonl", ".jsonl.gz")
+CSV = (".csv", ".csv.gz")
+
+
+def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """FILE arguments and the options every load shares."""
+
+    @click.argument("files", nargs=-1, required=True, metavar="FILE...")
+    @click.option(
+        "--skip-invalid",
+        is_flag=True,
+        help="Load the valid lines and write the others to the rejects file.",
+    )
+    @click.option(
+        "--rejects",
+        "rejects_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default="evaltool-rejects.jsonl",
+        show_default=True,
+        help="Where --skip-invalid writes rejected lines with their reasons.",
+    )
+    @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+    @json_option
+    @wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        command(**kwargs)
+
+    return wrapper
+
+
+@click.group()
+def load() -> None:
+    """Load JSON Lines or CSV files into the database: COPY, one transaction per command.
+
+    FILE is a path, a directory or a glob (its *.jsonl and *.jsonl.gz files, in name
+    order; *.csv with --format csv), or - for standard input; gzip is read transparently.
+    A bad line stops the load with FILE:LINE and a reason, exit code 2, and the database
+    as it was; --skip-invalid loads the rest and writes rejects to a file. Loading the
+    same file twice adds nothing the second time.
+
+    \b
+    Example:
+        evaltool load prompts golden.jsonl --dataset qa
+        evaltool load prompts batches/ --dataset qa:2 --skip-invalid --json
+    """
+
+
+@load.command()
+@load_options
+@click.option(
+    "--dataset",
+    "-d",
+    "dataset_name",
+    required=True,
+    metavar="NAME[:VERSION]",
+    help="Dataset to load into; created when absent (version 1 unless named).",
+)
+@click.option("--project", default=None, help="Project of the dataset (default: default).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Line format; auto tells them apart by their fields.",
+)
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="CSV: read COLUMN as FIELD, e.g. --map question=input.",
+)
+def prompts(
+    files: tuple[str, ...],
+    dataset_name: str,
+    project: str | None,
+    fmt: str,
+    mappings: tuple[str, ...],
+    skip_invalid: bool,
+    rejects_path: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Load test cases into a dataset.
+
+    \b
+    Formats (one JSON object a line unless CSV):
+      evaltool      {"input": any JSON (required), "expected": any JSON, "id": external id,
+                     "tags": [strings], "metadata": {...}, "origin": human|synthetic|
+                     imported|production, "is_verified": bool}; other fields go to metadata
+      openai-evals  {"input": [messages], "ideal": answer}  -> input, expected = ideal
+      chat          {"messages": [...]}  -> input = the messages before a final assistant
+                     message, expected = that message's content
+      inspect       {"input", "target", "choices", "id", "metadata"}  -> expected = target;
+                     with choices, input = {"input": ..., "choices": [...]}
+      csv           header row; columns id, input, expected, tags (split on , or ;), origin,
+                     is_verified, metadata (JSON) by name or --map; others go to metadata
+
+    A test case is stored once per dataset: a line whose input (compared as JSON, so key
+    order and spacing do not matter) is already there counts as a duplicate.
+
+    \b
+    Example:
+        evaltool load prompts golden.jsonl --dataset qa
+        evaltool load prompts evals/*.jsonl.gz --dataset qa:2 --project search
+        zcat dump.jsonl.gz | evaltool load prompts - --dataset qa --format chat
+        evaltool load prompts cases.csv --dataset qa --map question=input --map answer=expected
+    """
+    sources = expand(files, CSV if fmt == "csv" else JSONL)
+    ref = DatasetRef.parse(dataset_name, project)
+    with _progress("prompts", sources, quiet) as progress, db.connect() as conn:
+        summary = load_prompts(
+            conn,
+            sources,
+            ref,
+            fmt=fmt,
+            csv_map=parse_map(mappings),
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path if skip_invalid else None,
+            progress=progress,
+        )
+    _report(summary, as_json)
+
+
+class _progress:
+    """Progress display as a context manager, erased before the summary is printed."""
+
+    def __init__(self, label: str, sources: list[Source], quiet: bool) -> None:
+        gzipped = any(s.name.endswith(".gz") or s.path is None for s in sources)
+        total = None if gzipped else sum(s.size or 0 for s in sources)
+        self.progress = Progress(f"loading {label}", total, enabled=not quiet)
+
+    def __enter__(self) -> Progress:
+        return self.progress
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.close()
+
+
+def _report(summary: LoadSummary, as_json: bool) -> None:
+    if as_json:
+        echo_json(summary.as_dict())
+    else:
+        click.echo(summary.text())

@@ -1,0 +1,95 @@
+"""Datasets: named, versioned sets of test cases in a project."""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+
+from evaltool import queries
+from evaltool.errors import EvaltoolError
+
+DEFAULT_PROJECT = "default"
+_REF = re.compile(r"^([^:\s][^:]*)(?::([^:\s]+))?$")
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset as named on the command line: NAME or NAME:VERSION, in a project."""
+
+    name: str
+    version: str | None = None
+    project: str = DEFAULT_PROJECT
+
+    @classmethod
+    def parse(cls, text: str, project: str | None = None) -> "DatasetRef":
+        """Read NAME[:VERSION]."""
+        match = _REF.match(text.strip())
+        if not match:
+            raise EvaltoolError(f"{text!r}: a dataset is named NAME or NAME:VERSION")
+        return cls(match.group(1), match.group(2), project or DEFAULT_PROJECT)
+
+    def __str__(self) -> str:
+        label = f"{self.name}:{self.version}" if self.version else self.name
+        return label if self.project == DEFAULT_PROJECT else f"{label} (project {self.project})"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset row that exists."""
+
+    id: int
+    ref: DatasetRef
+    created: bool = False
+
+
+def ensure(conn: psycopg.Connection, ref: DatasetRef) -> Dataset:
+    """The dataset, created (with its project) when absent; version 1 unless named."""
+    row = conn.execute(queries.get("project_ensure"), {"project": ref.project}).fetchone()
+    assert row is not None
+    version = ref.version or "1"
+    found = conn.execute(
+        queries.get("dataset_ensure"),
+        {"project_id": row[0], "name": ref.name, "version": version},
+    ).fetchone()
+    assert found is not None
+    dataset_id, deleted_at, created = found
+    named = DatasetRef(ref.name, version, ref.project)
+    if deleted_at is not None:
+        raise EvaltoolError(
+            f"dataset {named} was deleted; load into another version, "
+            f"or remove it for good with evaltool datasets delete {named.name}:{version} --hard"
+        )
+    return Dataset(dataset_id, named, created)
+
+
+def find(conn: psycopg.Connection, ref: DatasetRef, *, deleted: bool = False) -> Dataset:
+    """An existing dataset (the highest version when none is named), or a clear error."""
+    row = conn.execute(
+        queries.get("dataset_find"),
+        {"project": ref.project, "name": ref.name, "version": ref.version},
+    ).fetchone()
+    if row is None or (row[2] is not None and not deleted):
+        raise EvaltoolError(f"no dataset {ref}: see evaltool datasets list")
+    return Dataset(row[0], DatasetRef(ref.name, row[1], ref.project))
+
+
+def export_lines(conn: psycopg.Connection, dataset: Dataset) -> Iterator[str]:
+    """The dataset's live test cases as evaltool JSON lines, streamed from COPY."""
+    with conn.cursor().copy(queries.get("dataset_export"), {"dataset_id": dataset.id}) as copy:
+        for (line,) in copy.rows():
+            yield line
+
+
+def delete(conn: psycopg.Connection, dataset: Dataset, *, hard: bool) -> None:
+    """Soft-delete (hide) a dataset, or delete it with its test cases when `hard`."""
+    if not hard:
+        conn.execute(queries.get("dataset_soft_delete"), {"dataset_id": dataset.id})
+        return
+    runs = conn.execute(queries.get("dataset_runs"), {"dataset_id": dataset.id}).fetchone()
+    if runs and runs[0]:
+        raise EvaltoolError(
+            f"dataset {dataset.ref} has {runs[0]} run(s) whose results need its test cases: "
+            "delete the runs first, or delete the dataset without --hard"
+        )
+    conn.execute(queries.get("dataset_hard_delete"), {"dataset_id": dataset.id})

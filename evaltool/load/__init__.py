@@ -1,0 +1,110 @@
+"""`evaltool load`: files into PostgreSQL through COPY, all or nothing.
+
+One invocation is one transaction: inputs are staged with COPY into a temporary table,
+validated, hashed and deduplicated in SQL, and inserted with one INSERT ... SELECT per
+target table. A bad line stops everything with FILE:LINE and leaves the database as it
+was, unless --skip-invalid sets such lines aside in a rejects file.
+"""
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from evaltool.load.sources import InputError
+from evaltool.load.stage import Reject, Stage
+
+_STAGING_ROW = re.compile(r"staging row (\d+)")
+
+
+@dataclass
+class LoadSummary:
+    """What one load did: lines read, rows inserted, duplicates and rejects."""
+
+    kind: str
+    target: str
+    files: int
+    read: int
+    inserted: int
+    rejected: int
+    seconds: float
+    rejects_file: str | None = None
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        """Valid lines that added nothing: already present, or repeated in the input."""
+        return self.read - self.inserted - self.rejected
+
+    def as_dict(self) -> dict[str, object]:
+        """The summary for --json."""
+        return {**asdict(self), "duplicates": self.duplicates}
+
+    def text(self) -> str:
+        """One line for people."""
+        rate = self.read / self.seconds if self.seconds else 0.0
+        line = (
+            f"{self.kind}: {self.read:,} read, {self.inserted:,} inserted, "
+            f"{self.duplicates:,} duplicates, {self.rejected:,} rejected -> {self.target} "
+            f"({self.seconds:.1f} s, {rate:,.0f} lines/s)"
+        )
+        if self.created:
+            line += f"; created {', '.join(self.created)}"
+        if self.rejects_file:
+            line += f"; rejects in {self.rejects_file}"
+        return line
+
+
+def insert_or_explain(
+    conn: psycopg.Connection,
+    stage: Stage,
+    query: str,
+    params: dict[str, object],
+    explain: Callable[[psycopg.Error], str | None] | None = None,
+) -> int:
+    """Run a staging INSERT ... SELECT under a savepoint and return its row count.
+
+    A row refused through evaltool.load_reject becomes FILE:LINE: reason; other errors
+    are offered to `explain`, which may name the line at fault.
+    """
+    try:
+        with conn.transaction():
+            return conn.execute(query, params).rowcount
+    except psycopg.Error as exc:
+        if exc.sqlstate == "EVL01":
+            match = _STAGING_ROW.search(exc.diag.message_detail or "")
+            assert match, exc.diag.message_detail
+            raise InputError(
+                f"{stage.where(int(match.group(1)))}: {exc.diag.message_primary}"
+            ) from exc
+        message = explain(exc) if explain else None
+        if message:
+            raise InputError(message) from exc
+        raise
+
+
+def write_rejects(path: Path, rejects: list[Reject]) -> None:
+    """The rejected lines as JSON lines: {"file", "line", "reason", "text"}."""
+    with path.open("w", encoding="utf-8") as out:
+        for reject in rejects:
+            out.write(
+                json.dumps(
+                    {
+                        "file": reject.source,
+                        "line": reject.line,
+                        "reason": reject.reason,
+                        "text": reject.text,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+
+
+def elapsed_since(start: float) -> float:
+    """Seconds since a time.monotonic() reading."""
+    return time.monotonic() - start

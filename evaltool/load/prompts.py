@@ -1,0 +1,117 @@
+"""`evaltool load prompts`: test cases into a dataset."""
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from evaltool import datasets, queries
+from evaltool.errors import EvaltoolError
+from evaltool.load import LoadSummary, elapsed_since, insert_or_explain, write_rejects
+from evaltool.load.formats import JSONL_FORMATS, csv_records, detect, is_csv
+from evaltool.load.sources import Source
+from evaltool.load.stage import Progress, Reject, Stage
+
+
+def load_prompts(
+    conn: psycopg.Connection,
+    sources: Sequence[Source],
+    ref: datasets.DatasetRef,
+    *,
+    fmt: str = "auto",
+    csv_map: dict[str, str] | None = None,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress = lambda rows, nbytes: None,
+) -> LoadSummary:
+    """Load test cases from JSON Lines or CSV inputs into a dataset, in one transaction."""
+    start = time.monotonic()
+    csv_inputs = [is_csv(source) for source in sources]
+    use_csv = fmt == "csv" or (fmt == "auto" and all(csv_inputs))
+    if fmt == "auto" and any(csv_inputs) and not all(csv_inputs):
+        raise EvaltoolError("CSV and JSON Lines inputs mixed: load them separately")
+    with conn.transaction():
+        dataset = datasets.ensure(conn, ref)
+        stage = Stage(conn)
+        if use_csv:
+            for source in sources:
+                stage.copy_records(source, csv_records(source, csv_map or {}), progress)
+        else:
+            stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+        conn.execute(queries.get(_docs_view(conn, "evaltool" if use_csv else fmt)))
+        conn.execute(queries.get("prompt_rows_create"))
+
+        rejects = list(stage.rejects)
+        skip: list[int] = []
+        if skip_invalid:
+            for ord, reason, text in conn.execute(queries.get("prompt_rejects"), {"limit": None}):
+                rejects.append(Reject(ord, *stage.locate(ord), reason, text))
+            for ord, external_id, other in _id_conflicts(conn, dataset.id):
+                rejects.append(
+                    Reject(
+                        ord, *stage.locate(ord), _id_reason(stage, dataset, external_id, other), ""
+                    )
+                )
+                skip.append(ord)
+
+        def explain(exc: psycopg.Error) -> str | None:
+            if exc.diag.constraint_name != "prompt_dataset_external_id_key":
+                return None
+            ord, external_id, other = next(iter(_id_conflicts(conn, dataset.id)))
+            return f"{stage.where(ord)}: {_id_reason(stage, dataset, external_id, other)}"
+
+        params = {"dataset_id": dataset.id, "skip_invalid": skip_invalid, "skip": skip}
+        insert = queries.get("prompt_insert")
+        inserted = None
+        if _is_empty(conn, dataset.id):
+            try:  # nothing to collide with but repeats inside the input: try without ON CONFLICT
+                inserted = insert_or_explain(conn, stage, insert, params, explain)
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name != "prompt_dataset_hash_key":
+                    raise
+        if inserted is None:
+            deduplicated = f"{insert}\n{queries.get('prompt_on_conflict')}"
+            inserted = insert_or_explain(conn, stage, deduplicated, params, explain)
+        staged = conn.execute(queries.get("docs_count")).fetchone()
+        conn.execute(queries.get("stage_drop"))
+
+    rejects.sort(key=lambda r: r.ord)
+    if rejects and rejects_path:
+        write_rejects(rejects_path, rejects)
+    created = [f"dataset {dataset.ref}"] if dataset.created else []
+    return LoadSummary(
+        kind="prompts",
+        target=f"dataset {dataset.ref}",
+        files=len(sources),
+        read=(staged[0] if staged else 0) + len(stage.rejects),
+        inserted=inserted,
+        rejected=len(rejects),
+        seconds=elapsed_since(start),
+        rejects_file=str(rejects_path) if rejects and rejects_path else None,
+        created=created,
+    )
+
+
+def _is_empty(conn: psycopg.Connection, dataset_id: int) -> bool:
+    row = conn.execute(queries.get("dataset_is_empty"), {"dataset_id": dataset_id}).fetchone()
+    return bool(row and row[0])
+
+
+def _docs_view(conn: psycopg.Connection, fmt: str) -> str:
+    if fmt != "auto":
+        return JSONL_FORMATS[fmt]
+    first = conn.execute(queries.get("docs_first")).fetchone()
+    return JSONL_FORMATS[detect(first[0] if first else None)]
+
+
+def _id_conflicts(conn: psycopg.Connection, dataset_id: int) -> list[tuple[int, str, int | None]]:
+    rows = conn.execute(
+        queries.get("prompt_id_conflicts"), {"dataset_id": dataset_id, "skip": []}
+    ).fetchall()
+    return [(ord, external_id, other) for ord, external_id, other in rows]
+
+
+def _id_reason(stage: Stage, dataset: datasets.Dataset, external_id: str, other: int | None) -> str:
+    where = f"line {stage.where(other)}" if other else f"dataset {dataset.ref}"
+    return f'id "{external_id}" is already used by a different input ({where})'

@@ -1,0 +1,222 @@
+"""The staging table of one load: the inputs go in through COPY, one row per input line.
+
+Rows are numbered by `ord` in the order they arrive, and every input line becomes a row
+(an empty line a NULL), so that a row number, from COPY's error context or from SQL
+validation, maps back to FILE:LINE without keeping anything per line in Python.
+
+The fast path streams whole blocks of JSON lines to COPY in CSV form with a delimiter and
+a quote byte that valid JSON never contains, so the database parses each line straight
+into jsonb. With `skip_invalid`, lines are checked in Python first (so that one bad line
+does not abort the COPY) and each block is sent under a savepoint; a line the database
+still refuses is set aside and its block sent again.
+"""
+
+import bisect
+import json
+import re
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+
+from evaltool import db, queries
+from evaltool.load.sources import BLOCK_SIZE, InputError, Source, blocks
+
+_COPY_LINE = re.compile(r"COPY \S+, line (\d+)")
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Reject:
+    """A line left out of a --skip-invalid load, and why."""
+
+    ord: int
+    source: str
+    line: int
+    reason: str
+    text: str
+
+
+@dataclass
+class _Span:
+    first_ord: int
+    source: str
+    lines: array | None = None  # line numbers per row, where rows are not lines (CSV)
+
+
+@dataclass
+class Stage:
+    """The staging table `pg_temp.evaltool_stage (ord, doc)` of one load transaction."""
+
+    conn: psycopg.Connection
+    rows: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    _spans: list[_Span] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        try:  # stage large loads in memory; possible only before the session's first temp table
+            with self.conn.transaction():
+                self.conn.execute(queries.get("stage_memory"))
+        except psycopg.errors.InvalidParameterValue:
+            pass
+        self.conn.execute(queries.get("stage_create"))
+
+    def copy_files(
+        self, sources: Iterable[Source], progress: Progress, *, skip_invalid: bool
+    ) -> None:
+        """Stage every line of JSON Lines inputs."""
+        for source in sources:
+            span = _Span(self.rows + 1, source.name)
+            self._spans.append(span)
+            if skip_invalid:
+
+                def set_aside(
+                    line: int, reason: str, raw: bytes, first: int = span.first_ord
+                ) -> None:
+                    self._reject(first + line - 1, reason, raw)
+
+                for block, count in blocks(source, set_aside):
+                    self._send_checked(block, source)
+                    progress(count, len(block))
+            else:
+                self._send(self._counted(blocks(source), progress))
+
+    def copy_records(
+        self, source: Source, records: Iterable[tuple[int, str]], progress: Progress
+    ) -> None:
+        """Stage JSON documents made in Python (from CSV), each with its source line."""
+        span = _Span(self.rows + 1, source.name, array("L"))
+        self._spans.append(span)
+
+        def chunks() -> Iterator[bytes]:
+            buffer: list[str] = []
+            size = 0
+            for line, text in records:
+                assert span.lines is not None
+                span.lines.append(line)
+                buffer.append(text)
+                size += len(text)
+                if size >= BLOCK_SIZE:
+                    yield self._join(buffer, progress)
+                    buffer, size = [], 0
+            if buffer:
+                yield self._join(buffer, progress)
+
+        self._send(chunks())
+
+    def locate(self, ord: int) -> tuple[str, int]:
+        """FILE and LINE of a staged row."""
+        span = self._spans[bisect.bisect_right([s.first_ord for s in self._spans], ord) - 1]
+        offset = ord - span.first_ord
+        return span.source, (span.lines[offset] if span.lines is not None else offset + 1)
+
+    def where(self, ord: int) -> str:
+        """'FILE:LINE' of a staged row, for messages."""
+        source, line = self.locate(ord)
+        return f"{source}:{line}"
+
+    def sources(self) -> list[tuple[int, str]]:
+        """(first ord, source name) of every input, for SQL that records where rows came from."""
+        return [(span.first_ord, span.source) for span in self._spans]
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _counted(self, items: Iterable[tuple[bytes, int]], progress: Progress) -> Iterator[bytes]:
+        for block, count in items:
+            self.rows += count
+            progress(count, len(block))
+            yield block
+
+    def _join(self, texts: list[str], progress: Progress) -> bytes:
+        block = ("\n".join(texts) + "\n").encode()
+        self.rows += len(texts)
+        progress(len(texts), len(block))
+        return block
+
+    def _send(self, chunks: Iterable[bytes], first_ord: int | None = None) -> None:
+        """One COPY of the chunks; errors name the FILE:LINE of the row COPY refused."""
+        base = self.rows + 1 if first_ord is None else first_ord
+        try:
+            with self.conn.cursor().copy(queries.get("stage_copy")) as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+        except psycopg.Error as exc:
+            at = copy_error_row(exc)
+            if at is None:
+                raise
+            raise InputError(f"{self.where(base + at - 1)}: {copy_error_reason(exc)}") from exc
+
+    def _send_checked(self, block: bytes, source: Source) -> None:
+        first_ord = self.rows + 1
+        lines = block.split(b"\n")[:-1]
+        for index, raw in enumerate(lines):
+            if raw:
+                reason = json_problem(raw)
+                if reason:
+                    self._reject(first_ord + index, reason, raw)
+                    lines[index] = b""
+        while True:
+            try:
+                with self.conn.transaction():
+                    self._send([b"\n".join(lines) + b"\n"], first_ord)
+                break
+            except InputError as exc:
+                self.conn.execute(queries.get("stage_rewind"), {"next": first_ord})
+                at = copy_error_row(exc.__cause__)  # type: ignore[arg-type]
+                assert at is not None
+                reason = copy_error_reason(exc.__cause__)  # type: ignore[arg-type]
+                self._reject(first_ord + at - 1, reason, lines[at - 1])
+                lines[at - 1] = b""
+        self.rows += len(lines)
+
+    def _reject(self, ord: int, reason: str, raw: bytes) -> None:
+        source, line = self.locate(ord)
+        self.rejects.append(Reject(ord, source, line, reason, raw.decode("utf-8", "replace")))
+
+
+def json_problem(raw: bytes) -> str | None:
+    """Why a line is not a JSON document the database will take, or None."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})"
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        return "invalid JSON: \\u0000 (NUL) is not allowed"
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        return "JSON nested too deeply"
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON: {exc.msg}"
+    except ValueError as exc:
+        return f"invalid JSON: {exc}"
+    return None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def copy_error_row(exc: psycopg.Error) -> int | None:
+    """The row number (1-based, within that COPY) that a COPY error names, if any."""
+    match = _COPY_LINE.search(exc.diag.context or "")
+    return int(match.group(1)) if match else None
+
+
+def copy_error_reason(exc: psycopg.Error) -> str:
+    """The reason a row was refused, in the words a user of JSON Lines expects."""
+    detail = (exc.diag.message_detail or "").rstrip(".")
+    if isinstance(exc, psycopg.errors.InvalidTextRepresentation):
+        return f"invalid JSON: {detail}" if detail else "invalid JSON"
+    if isinstance(exc, psycopg.errors.UntranslatableCharacter):
+        return "invalid JSON: \\u0000 (NUL) is not allowed"
+    if isinstance(exc, psycopg.errors.CharacterNotInRepertoire):
+        return f"invalid UTF-8 ({db.first_line(exc).rsplit(': ', 1)[-1]})"
+    if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
+        return "invalid JSON: number out of range"
+    if isinstance(exc, psycopg.errors.StatementTooComplex):
+        return "JSON nested too deeply"
+    return db.first_line(exc)

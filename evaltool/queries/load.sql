@@ -1,0 +1,94 @@
+-- stage_memory --
+-- Lets the staging table use up to 256 MB of memory before it spills to disk.
+SELECT set_config('temp_buffers', '256MB', false)
+
+-- stage_create --
+-- The staging table of one load: one row per input line, numbered in arrival order.
+DROP TABLE IF EXISTS pg_temp.evaltool_stage CASCADE;
+CREATE TEMP TABLE evaltool_stage (
+    ord bigint GENERATED ALWAYS AS IDENTITY,
+    doc jsonb
+);
+
+-- stage_copy --
+-- COPY of JSON lines as one-column CSV whose delimiter and quote bytes never occur in
+-- valid JSON text: each line reaches the jsonb parser as it is; an empty line is NULL.
+COPY pg_temp.evaltool_stage (doc) FROM STDIN (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+
+-- stage_rewind --
+-- After a refused COPY under a savepoint: the rows are gone but the identity moved on;
+-- set it back so that row numbers keep matching input lines.
+SELECT setval(pg_get_serial_sequence('pg_temp.evaltool_stage', 'ord'), %(next)s, false)
+
+-- stage_drop --
+-- Removes the staging table and the views over it.
+DROP TABLE IF EXISTS pg_temp.evaltool_stage CASCADE
+
+-- docs_native --
+-- evaltool's own line format: {"input", "expected", "id", "tags", "metadata", "origin", "is_verified"}.
+CREATE TEMP VIEW evaltool_docs AS
+SELECT ord, doc, NULL::text AS reason
+FROM pg_temp.evaltool_stage
+WHERE doc IS NOT NULL
+
+-- docs_openai_evals --
+-- OpenAI evals samples: {"input": [messages], "ideal": answer or [answers]}.
+CREATE TEMP VIEW evaltool_docs AS
+SELECT ord,
+       CASE WHEN jsonb_typeof(doc) = 'object'
+            THEN (doc - 'ideal') || jsonb_build_object('expected', doc -> 'ideal')
+            ELSE doc END AS doc,
+       NULL::text AS reason
+FROM pg_temp.evaltool_stage
+WHERE doc IS NOT NULL
+
+-- docs_chat --
+-- Chat fine-tuning lines: {"messages": [...]}. A final assistant message is the expected
+-- output; the messages before it are the input.
+CREATE TEMP VIEW evaltool_docs AS
+SELECT ord,
+       CASE WHEN ok AND last_role = 'assistant'
+            THEN (doc - 'messages') || jsonb_build_object(
+                     'input', (doc -> 'messages') - -1,
+                     'expected', doc -> 'messages' -> -1 -> 'content')
+            WHEN ok
+            THEN (doc - 'messages') || jsonb_build_object('input', doc -> 'messages')
+            ELSE doc END AS doc,
+       CASE WHEN NOT ok
+            THEN '"messages" must be a non-empty array of {"role", "content"} objects' END AS reason
+FROM (
+    SELECT ord, doc,
+           jsonb_typeof(doc) = 'object'
+             AND jsonb_typeof(doc -> 'messages') = 'array'
+             AND jsonb_array_length(doc -> 'messages') > 0
+             AND NOT jsonb_path_exists(doc -> 'messages',
+                                       '$[*] ? (@.type() != "object" || !exists(@.role))') AS ok,
+           doc -> 'messages' -> -1 ->> 'role' AS last_role
+    FROM pg_temp.evaltool_stage
+    WHERE doc IS NOT NULL
+) s
+
+-- docs_inspect --
+-- Inspect samples: {"input", "target", "choices", "id", "metadata", ...}; choices, when
+-- present, travel with the input.
+CREATE TEMP VIEW evaltool_docs AS
+SELECT ord,
+       CASE WHEN jsonb_typeof(doc) = 'object'
+            THEN (doc - 'target' - 'choices' - 'input') || jsonb_build_object(
+                     'input', CASE WHEN doc ? 'choices'
+                                   THEN jsonb_build_object('input', doc -> 'input',
+                                                           'choices', doc -> 'choices')
+                                   ELSE doc -> 'input' END,
+                     'expected', doc -> 'target')
+            ELSE doc END AS doc,
+       NULL::text AS reason
+FROM pg_temp.evaltool_stage
+WHERE doc IS NOT NULL
+
+-- docs_count --
+-- Non-empty lines staged.
+SELECT count(*) FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL
+
+-- docs_first --
+-- The first staged document, for format detection.
+SELECT doc FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL ORDER BY ord LIMIT 1
