@@ -9,6 +9,7 @@ from evaltool import __version__
 from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
 from evaltool.cli.load import load
+from evaltool.cli.models import models_group
 from evaltool.db import first_line
 from evaltool.errors import EvaltoolError
 
@@ -65,6 +66,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 cli.add_command(db)
 cli.add_command(load)
 cli.add_command(datasets)
+cli.add_command(models_group)
 
 
 def main() -> None:

@@ -13,7 +13,9 @@ from evaltool.datasets import DatasetRef
 from evaltool.load import LoadSummary
 from evaltool.load.formats import FORMATS, parse_map
 from evaltool.load.prompts import load_prompts
+from evaltool.load.results import load_responses, load_scores
 from evaltool.load.sources import Source, expand
+from evaltool.load.training import load_training
 from evaltool.progress import Progress
 
 JSONL = (".jsonl", ".jsonl.gz")
@@ -134,6 +136,165 @@ def prompts(
             ref,
             fmt=fmt,
             csv_map=parse_map(mappings),
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path if skip_invalid else None,
+            progress=progress,
+        )
+    _report(summary, as_json)
+
+
+@load.command()
+@load_options
+@click.option("--run", "run_id", type=int, help="Run to add the responses to.")
+@click.option("--model", help="With --dataset: record a new run of this registered model.")
+@click.option(
+    "--dataset",
+    "-d",
+    "dataset_name",
+    metavar="NAME[:VERSION]",
+    help="With --model: the dataset the responses answer.",
+)
+@click.option("--project", default=None, help="Project of the dataset (default: default).")
+@click.option("--name", help="Name of the new run.")
+def responses(
+    files: tuple[str, ...],
+    run_id: int | None,
+    model: str | None,
+    dataset_name: str | None,
+    project: str | None,
+    name: str | None,
+    skip_invalid: bool,
+    rejects_path: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Load model responses produced elsewhere, one per test case of a run.
+
+    \b
+    Each line names its test case by "id" (external id) or by "input" (matched as JSON),
+    and may give: "output" (any JSON), "output_text", "status" (ok|error), "error",
+    "latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd",
+    "attempts", "metadata"; other fields go to metadata. Without "cost_usd" the cost is
+    computed from the model's price. A test case the run already answered is a duplicate.
+
+    \b
+    Example:
+        evaltool load responses outputs.jsonl --model gpt-4o --dataset qa --name nightly
+        evaltool load responses more.jsonl --run 12
+    """
+    sources = expand(files, JSONL)
+    ref = DatasetRef.parse(dataset_name, project) if dataset_name else None
+    with _progress("responses", sources, quiet) as progress, db.connect() as conn:
+        summary = load_responses(
+            conn,
+            sources,
+            run_id=run_id,
+            model=model,
+            dataset=ref,
+            name=name,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path if skip_invalid else None,
+            progress=progress,
+        )
+    _report(summary, as_json)
+
+
+@load.command()
+@load_options
+@click.option(
+    "--run", "run_id", type=int, help="Run whose responses are scored: lets lines name test cases."
+)
+@click.option(
+    "--scorer", default="imported", show_default=True, help="Scorer name for lines that give none."
+)
+def scores(
+    files: tuple[str, ...],
+    run_id: int | None,
+    scorer: str,
+    skip_invalid: bool,
+    rejects_path: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Load scores computed elsewhere, one per response and metric.
+
+    \b
+    Each line names its response by "response_id", or, with --run, its test case by "id"
+    or "input"; then "metric" (required), "value" (number) and/or "passed" (bool),
+    "details" (object), "scorer", "scorer_version". A metric the response already has
+    is a duplicate.
+
+    \b
+    Example:
+        evaltool load scores judge.jsonl --run 12 --scorer gpt4-judge
+    """
+    sources = expand(files, JSONL)
+    with _progress("scores", sources, quiet) as progress, db.connect() as conn:
+        summary = load_scores(
+            conn,
+            sources,
+            run_id=run_id,
+            scorer=scorer,
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path if skip_invalid else None,
+            progress=progress,
+        )
+    _report(summary, as_json)
+
+
+@load.command()
+@load_options
+@click.option(
+    "--project",
+    default="default",
+    show_default=True,
+    help="Project the examples belong to; created when absent.",
+)
+@click.option(
+    "--source",
+    "data_source",
+    default="file",
+    show_default=True,
+    help="data_source of lines that give none (synthetic, production, ...).",
+)
+@click.option(
+    "--priority",
+    type=click.IntRange(1, 1000),
+    default=100,
+    show_default=True,
+    help="Priority of lines that give none, 1 to 1000.",
+)
+def training(
+    files: tuple[str, ...],
+    project: str,
+    data_source: str,
+    priority: int,
+    skip_invalid: bool,
+    rejects_path: Path,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Load prompt/completion pairs for training pipelines.
+
+    \b
+    Each line is {"prompt": any JSON, "completion" or "enhancement": any JSON} with
+    optional "priority" (1 to 1000), "data_source" and "metadata"; other fields go to
+    metadata. Generator batches of {"prompt", "enhancement"} load as they are; each
+    example records its batch file and line. A pair the project already holds is a
+    duplicate.
+
+    \b
+    Example:
+        evaltool load training ml_stub/batches/ --source synthetic --priority 200
+    """
+    sources = expand(files, JSONL)
+    with _progress("training examples", sources, quiet) as progress, db.connect() as conn:
+        summary = load_training(
+            conn,
+            sources,
+            project=project,
+            data_source=data_source,
+            priority=priority,
             skip_invalid=skip_invalid,
             rejects_path=rejects_path if skip_invalid else None,
             progress=progress,

@@ -9,14 +9,15 @@ was, unless --skip-invalid sets such lines aside in a rejects file.
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
 
-from evaltool.load.sources import InputError
-from evaltool.load.stage import Reject, Stage
+from evaltool import queries
+from evaltool.load.sources import InputError, Source
+from evaltool.load.stage import Progress, Reject, Stage
 
 _STAGING_ROW = re.compile(r"staging row (\d+)")
 
@@ -42,7 +43,7 @@ class LoadSummary:
 
     def as_dict(self) -> dict[str, object]:
         """The summary for --json."""
-        return {**asdict(self), "duplicates": self.duplicates}
+        return {**asdict(self), "seconds": round(self.seconds, 3), "duplicates": self.duplicates}
 
     def text(self) -> str:
         """One line for people."""
@@ -85,6 +86,83 @@ def insert_or_explain(
         if message:
             raise InputError(message) from exc
         raise
+
+
+def load_rows(
+    conn: psycopg.Connection,
+    sources: Sequence[Source],
+    *,
+    context: dict[str, int | None],
+    rows_view: str,
+    insert: str,
+    params: dict[str, object],
+    skip_invalid: bool,
+    progress: Progress,
+) -> tuple[Stage, int, list[Reject]]:
+    """Stage JSON lines, check them through the named row view, and run the named insert.
+
+    The row view `pg_temp.evaltool_rows (ord, doc, reason, ...)` reads the staging table
+    and the one-row `pg_temp.evaltool_load_context` made from `context` (project_id,
+    dataset_id, run_id, model_id). Returns the stage, rows inserted and rejects (only
+    with skip_invalid; otherwise the first bad line raises InputError).
+    """
+    stage = Stage(conn)
+    stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+    firsts, names = zip(*stage.sources(), strict=True)
+    conn.execute(
+        queries.get("context_create"),
+        {
+            "project_id": None,
+            "dataset_id": None,
+            "run_id": None,
+            "model_id": None,
+            **context,
+            "first_rows": list(firsts),
+            "source_names": list(names),
+        },
+    )
+    conn.execute(queries.get(rows_view))
+    rejects = list(stage.rejects)
+    if skip_invalid:
+        for ord, reason, text in conn.execute(queries.get("rows_rejects")):
+            rejects.append(Reject(ord, *stage.locate(ord), reason, text))
+    inserted = insert_or_explain(
+        conn, stage, queries.get(insert), {**params, "skip_invalid": skip_invalid}
+    )
+    conn.execute(queries.get("context_drop"))
+    return stage, inserted, rejects
+
+
+def finish(
+    conn: psycopg.Connection,
+    stage: Stage,
+    *,
+    kind: str,
+    target: str,
+    files: int,
+    inserted: int,
+    rejects: list[Reject],
+    rejects_path: Path | None,
+    created: list[str],
+    start: float,
+) -> LoadSummary:
+    """Count what was read, drop the staging table, write the rejects file, and sum up."""
+    staged = conn.execute(queries.get("docs_count")).fetchone()
+    conn.execute(queries.get("stage_drop"))
+    rejects.sort(key=lambda reject: reject.ord)
+    if rejects and rejects_path:
+        write_rejects(rejects_path, rejects)
+    return LoadSummary(
+        kind=kind,
+        target=target,
+        files=files,
+        read=(staged[0] if staged else 0) + len(stage.rejects),
+        inserted=inserted,
+        rejected=len(rejects),
+        seconds=elapsed_since(start),
+        rejects_file=str(rejects_path) if rejects and rejects_path else None,
+        created=created,
+    )
 
 
 def write_rejects(path: Path, rejects: list[Reject]) -> None:

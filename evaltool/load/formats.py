@@ -71,6 +71,9 @@ def csv_records(source: Source, mapping: Mapping[str, str]) -> Iterator[tuple[in
         raise InputError(f"{source.name}:{reader.line_num + 1}: invalid UTF-8") from exc
     except csv.Error as exc:
         raise InputError(f"{source.name}:{reader.line_num}: invalid CSV: {exc}") from exc
+    finally:
+        if source.path is not None:
+            text.close()
 
 
 def _csv_doc(

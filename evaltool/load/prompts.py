@@ -8,7 +8,7 @@ import psycopg
 
 from evaltool import datasets, queries
 from evaltool.errors import EvaltoolError
-from evaltool.load import LoadSummary, elapsed_since, insert_or_explain, write_rejects
+from evaltool.load import LoadSummary, finish, insert_or_explain
 from evaltool.load.formats import JSONL_FORMATS, csv_records, detect, is_csv
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress, Reject, Stage
@@ -73,24 +73,18 @@ def load_prompts(
         if inserted is None:
             deduplicated = f"{insert}\n{queries.get('prompt_on_conflict')}"
             inserted = insert_or_explain(conn, stage, deduplicated, params, explain)
-        staged = conn.execute(queries.get("docs_count")).fetchone()
-        conn.execute(queries.get("stage_drop"))
-
-    rejects.sort(key=lambda r: r.ord)
-    if rejects and rejects_path:
-        write_rejects(rejects_path, rejects)
-    created = [f"dataset {dataset.ref}"] if dataset.created else []
-    return LoadSummary(
-        kind="prompts",
-        target=f"dataset {dataset.ref}",
-        files=len(sources),
-        read=(staged[0] if staged else 0) + len(stage.rejects),
-        inserted=inserted,
-        rejected=len(rejects),
-        seconds=elapsed_since(start),
-        rejects_file=str(rejects_path) if rejects and rejects_path else None,
-        created=created,
-    )
+        return finish(
+            conn,
+            stage,
+            kind="prompts",
+            target=f"dataset {dataset.ref}",
+            files=len(sources),
+            inserted=inserted,
+            rejects=rejects,
+            rejects_path=rejects_path,
+            created=[f"dataset {dataset.ref}"] if dataset.created else [],
+            start=start,
+        )
 
 
 def _is_empty(conn: psycopg.Connection, dataset_id: int) -> bool:

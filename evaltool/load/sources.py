@@ -50,10 +50,11 @@ class Source:
         """The uncompressed bytes of the input."""
         if self.path is None:
             return sys.stdin.buffer
-        raw = self.path.open("rb")
-        if raw.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
-            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-        return raw
+        with self.path.open("rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+        if gzipped:
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        return self.path.open("rb")
 
 
 def expand(args: Sequence[str], suffixes: Sequence[str]) -> list[Source]:

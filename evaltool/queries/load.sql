@@ -92,3 +92,25 @@ SELECT count(*) FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL
 -- docs_first --
 -- The first staged document, for format detection.
 SELECT doc FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL ORDER BY ord LIMIT 1
+
+-- context_create --
+-- What the row views of one load need besides the staged lines: its target and where each
+-- input starts (first row numbers, ascending, and names), for width_bucket lookups.
+CREATE TEMP TABLE evaltool_load_context AS
+SELECT %(project_id)s::bigint AS project_id,
+       %(dataset_id)s::bigint AS dataset_id,
+       %(run_id)s::bigint AS run_id,
+       %(model_id)s::bigint AS model_id,
+       %(first_rows)s::bigint[] AS first_rows,
+       %(source_names)s::text[] AS source_names
+
+-- context_drop --
+-- Removes the context table and the views over it.
+DROP TABLE IF EXISTS pg_temp.evaltool_load_context CASCADE
+
+-- rows_rejects --
+-- Lines of a load's row view that cannot be loaded, first line first.
+SELECT ord, reason, doc::text
+FROM pg_temp.evaltool_rows
+WHERE reason IS NOT NULL
+ORDER BY ord

@@ -1,0 +1,213 @@
+"""`evaltool models`: the registry of models, with prices and parameters over time."""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import click
+
+from evaltool import db, models, queries
+from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.errors import EvaltoolError
+
+
+@click.group(name="models")
+def models_group() -> None:
+    """Register models and track their prices and generation parameters over time.
+
+    API keys are never stored: adapters read them from the environment
+    (OPENAI_API_KEY, ANTHROPIC_API_KEY, the AWS credential chain).
+
+    \b
+    Example:
+        evaltool models add gpt-4o --adapter openai --model-id gpt-4o-2024-08-06
+        evaltool models price gpt-4o --input-per-mtok 2.5 --output-per-mtok 10
+    """
+
+
+@models_group.command()
+@click.argument("name")
+@click.option(
+    "--adapter",
+    type=click.Choice(models.ADAPTERS),
+    required=True,
+    help="How evaltool calls the model.",
+)
+@click.option(
+    "--model-id", help="The provider's identifier, or module:function for python (default: NAME)."
+)
+@click.option("--provider", help="Who serves it (default: the adapter, or local).")
+@click.option("--base-url", help="API base URL, e.g. a vLLM or Ollama server.")
+@click.option("--version", "model_version", help="Version label.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Generation parameter, e.g. --param temperature=0.",
+)
+@click.option("--reference", is_flag=True, help="Mark as a reference model for comparisons.")
+@click.option("--description", help="Free text.")
+def add(
+    name: str,
+    adapter: str,
+    model_id: str | None,
+    provider: str | None,
+    base_url: str | None,
+    model_version: str | None,
+    params: tuple[str, ...],
+    reference: bool,
+    description: str | None,
+) -> None:
+    """Register a model under NAME.
+
+    \b
+    Example:
+        evaltool models add llama-local --adapter openai --base-url http://127.0.0.1:8000/v1 \\
+            --model-id meta-llama/Llama-3.1-8B-Instruct --param temperature=0
+        evaltool models add clf-v2 --adapter python --model-id examples.models:v2
+    """
+    with db.connect() as conn:
+        models.add(
+            conn,
+            name,
+            adapter=adapter,
+            model_id=model_id,
+            provider=provider,
+            base_url=base_url,
+            version=model_version,
+            params=models.parse_params(params),
+            is_reference=reference,
+            description=description,
+        )
+    click.echo(f"registered model {name} ({adapter})")
+
+
+@models_group.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Include retired models.")
+@json_option
+def list_(show_all: bool, as_json: bool) -> None:
+    """List models with the price and parameters in force now.
+
+    \b
+    Example:
+        evaltool models list --json
+    """
+    with db.connect() as conn:
+        cur = conn.execute(queries.get("model_list"), {"all": show_all})
+        columns = [c.name for c in cur.description or []]
+        rows = cur.fetchall()
+    if as_json:
+        echo_json([dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    if not rows:
+        click.echo("no models yet: evaltool models add NAME --adapter ...", err=True)
+        return
+    echo_table(
+        ["name", "adapter", "model id", "provider", "$/Mtok in", "$/Mtok out", "params"],
+        [(r[0], r[1], r[2], r[3], _money(r[5]), _money(r[6]), _params(r[7])) for r in rows],
+    )
+
+
+@models_group.command()
+@click.argument("name")
+@json_option
+def show(name: str, as_json: bool) -> None:
+    """Show a model with the history of its prices and parameters.
+
+    \b
+    Example:
+        evaltool models show gpt-4o
+    """
+    with db.connect() as conn:
+        cur = conn.execute(queries.get("model_show"), {"name": name})
+        columns = [c.name for c in cur.description or []]
+        row = cur.fetchone()
+    if row is None:
+        raise EvaltoolError(f"no model named {name!r}: see evaltool models list")
+    info = dict(zip(columns, row, strict=True))
+    if as_json:
+        echo_json(info)
+        return
+    for key in (
+        "name",
+        "adapter",
+        "model_id",
+        "provider",
+        "version",
+        "description",
+        "created_by",
+        "created_at",
+        "runs",
+    ):
+        if info[key] is not None:
+            click.echo(f"{key.replace('_', ' '):<12}{info[key]}")
+    if info["config"]:
+        click.echo(f"{'config':<12}{info['config']}")
+    for price in info["pricing"]:
+        until = price["valid_to"] or "now"
+        click.echo(
+            f"{'price':<12}${price['input_usd_per_mtok']} in, "
+            f"${price['output_usd_per_mtok']} out per Mtok, {price['valid_from']} .. {until}"
+        )
+    for params in info["params"]:
+        until = params["valid_to"] or "now"
+        click.echo(f"{'params':<12}{_params(params['params'])}, {params['valid_from']} .. {until}")
+
+
+@models_group.command()
+@click.argument("name")
+@click.option(
+    "--input-per-mtok",
+    type=click.FloatRange(min=0),
+    required=True,
+    help="USD per million input tokens.",
+)
+@click.option(
+    "--output-per-mtok",
+    type=click.FloatRange(min=0),
+    required=True,
+    help="USD per million output tokens.",
+)
+@click.option("--from", "valid_from", type=click.DateTime(), help="When it applies (default: now).")
+def price(
+    name: str, input_per_mtok: float, output_per_mtok: float, valid_from: datetime | None
+) -> None:
+    """Set a model's price from now (or --from) on; earlier prices stay in history.
+
+    \b
+    Example:
+        evaltool models price gpt-4o --input-per-mtok 2.5 --output-per-mtok 10 --from 2026-01-01
+    """
+    with db.connect() as conn:
+        models.set_price(
+            conn,
+            name,
+            input_per_mtok=input_per_mtok,
+            output_per_mtok=output_per_mtok,
+            valid_from=valid_from,
+        )
+    click.echo(f"priced {name}: ${input_per_mtok} in, ${output_per_mtok} out per million tokens")
+
+
+@models_group.command()
+@click.argument("name")
+@click.argument("changes", nargs=-1, required=True, metavar="KEY=VALUE...")
+def params(name: str, changes: tuple[str, ...]) -> None:
+    """Change some of a model's generation parameters from now on.
+
+    \b
+    Example:
+        evaltool models params gpt-4o temperature=0 max_tokens=512
+    """
+    with db.connect() as conn:
+        current = models.set_params(conn, name, models.parse_params(changes))
+    click.echo(f"{name} parameters: {_params(current)}")
+
+
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"{value.normalize():f}"
+
+
+def _params(value: dict[str, object] | None) -> str:
+    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in (value or {}).items())

@@ -1,0 +1,123 @@
+"""`evaltool load responses` and `load scores`: results produced outside evaltool."""
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from evaltool import datasets, queries
+from evaltool.errors import EvaltoolError
+from evaltool.load import LoadSummary, finish, load_rows
+from evaltool.load.sources import Source
+from evaltool.load.stage import Progress
+
+
+def load_responses(
+    conn: psycopg.Connection,
+    sources: Sequence[Source],
+    *,
+    run_id: int | None = None,
+    model: str | None = None,
+    dataset: datasets.DatasetRef | None = None,
+    name: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress = lambda rows, nbytes: None,
+) -> LoadSummary:
+    """Load response lines into an existing run, or into a new run of `model` over `dataset`."""
+    start = time.monotonic()
+    with conn.transaction():
+        created = []
+        if run_id is None:
+            if model is None or dataset is None:
+                raise EvaltoolError("give --run RUN, or --model and --dataset for a new run")
+            found = datasets.find(conn, dataset)
+            row = conn.execute(
+                queries.get("run_for_load"),
+                {
+                    "dataset_id": found.id,
+                    "model": model,
+                    "files": [s.name for s in sources],
+                    "name": name or f"loaded from {sources[0].name}",
+                },
+            ).fetchone()
+            if row is None:
+                raise EvaltoolError(f"no model named {model!r}: see evaltool models list")
+            run_id = row[0]
+            created.append(f"run {run_id}")
+        dataset_id, model_id, project_id = _run(conn, run_id)
+        stage, inserted, rejects = load_rows(
+            conn,
+            sources,
+            context={
+                "project_id": project_id,
+                "dataset_id": dataset_id,
+                "run_id": run_id,
+                "model_id": model_id,
+            },
+            rows_view="response_rows_create",
+            insert="response_insert",
+            params={},
+            skip_invalid=skip_invalid,
+            progress=progress,
+        )
+        return finish(
+            conn,
+            stage,
+            kind="responses",
+            target=f"run {run_id}",
+            files=len(sources),
+            inserted=inserted,
+            rejects=rejects,
+            rejects_path=rejects_path,
+            created=created,
+            start=start,
+        )
+
+
+def load_scores(
+    conn: psycopg.Connection,
+    sources: Sequence[Source],
+    *,
+    run_id: int | None = None,
+    scorer: str = "imported",
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    progress: Progress = lambda rows, nbytes: None,
+) -> LoadSummary:
+    """Load score lines, naming responses by id, or by test case within `run_id`."""
+    start = time.monotonic()
+    with conn.transaction():
+        context: dict[str, int | None] = {"run_id": run_id}
+        if run_id is not None:
+            context["dataset_id"], context["model_id"], context["project_id"] = _run(conn, run_id)
+        stage, inserted, rejects = load_rows(
+            conn,
+            sources,
+            context=context,
+            rows_view="score_rows_create",
+            insert="score_insert",
+            params={"scorer": scorer},
+            skip_invalid=skip_invalid,
+            progress=progress,
+        )
+        return finish(
+            conn,
+            stage,
+            kind="scores",
+            target=f"run {run_id}" if run_id is not None else "responses by id",
+            files=len(sources),
+            inserted=inserted,
+            rejects=rejects,
+            rejects_path=rejects_path,
+            created=[],
+            start=start,
+        )
+
+
+def _run(conn: psycopg.Connection, run_id: int) -> tuple[int, int, int]:
+    row = conn.execute(queries.get("run_target"), {"run_id": run_id}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"no run {run_id}")
+    return row[0], row[1], row[2]

@@ -1,0 +1,134 @@
+"""The model registry: which models exist, how they are called, their price and parameters.
+
+API keys are never stored: adapters read them from the environment. A base URL with
+credentials in it is refused for the same reason.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from evaltool import queries
+from evaltool.errors import EvaltoolError
+
+ADAPTERS = ["openai", "anthropic", "bedrock", "python", "command"]
+_LOCAL_ADAPTERS = {"python", "command"}
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """k=v arguments as a JSON object; values that read as JSON (0.2, true, [..]) are typed."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise EvaltoolError(f"{pair!r}: expected KEY=VALUE, e.g. temperature=0.2")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def add(
+    conn: psycopg.Connection,
+    name: str,
+    *,
+    adapter: str,
+    model_id: str | None = None,
+    provider: str | None = None,
+    base_url: str | None = None,
+    version: str | None = None,
+    params: dict[str, Any] | None = None,
+    is_reference: bool = False,
+    description: str | None = None,
+) -> int:
+    """Register a model (with its first parameters); returns its id."""
+    if base_url and (urlsplit(base_url).username or urlsplit(base_url).password):
+        raise EvaltoolError(
+            "--base-url must not hold credentials: adapters read API keys "
+            "from the environment (e.g. OPENAI_API_KEY)"
+        )
+    with conn.transaction():
+        provider_name = provider or ("local" if adapter in _LOCAL_ADAPTERS else adapter)
+        row = conn.execute(queries.get("provider_ensure"), {"provider": provider_name}).fetchone()
+        assert row is not None
+        try:
+            with conn.transaction():
+                made = conn.execute(
+                    queries.get("model_add"),
+                    {
+                        "provider_id": row[0],
+                        "name": name,
+                        "model_id": model_id or name,
+                        "version": version,
+                        "adapter": adapter,
+                        "config": Jsonb({"base_url": base_url} if base_url else {}),
+                        "is_reference": is_reference,
+                        "description": description,
+                    },
+                ).fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            raise EvaltoolError(
+                f"a model named {name!r} exists: see evaltool models show {name}"
+            ) from exc
+        assert made is not None
+        if params:
+            set_params(conn, name, params)
+        return made[0]
+
+
+def set_price(
+    conn: psycopg.Connection,
+    name: str,
+    *,
+    input_per_mtok: float,
+    output_per_mtok: float,
+    valid_from: datetime | None = None,
+) -> None:
+    """Make a price current from `valid_from` (default now), ending the one before."""
+    with conn.transaction():
+        model_id = _model_id(conn, name)
+        args = {
+            "model_id": model_id,
+            "input": input_per_mtok,
+            "output": output_per_mtok,
+            "valid_from": valid_from or _now(conn),
+        }
+        conn.execute(queries.get("price_close"), args)
+        try:
+            with conn.transaction():
+                conn.execute(queries.get("price_add"), args)
+        except psycopg.errors.ExclusionViolation as exc:
+            raise EvaltoolError(
+                f"{name} already has a price from a later date; "
+                "--from must come after the last price change"
+            ) from exc
+
+
+def set_params(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some generation parameters from now on; returns the parameters now in force."""
+    with conn.transaction():
+        model_id = _model_id(conn, name)
+        current = conn.execute(queries.get("params_current"), {"model_id": model_id}).fetchone()
+        params = {**(current[0] if current else {}), **changes}
+        args = {"model_id": model_id, "params": Jsonb(params), "valid_from": _now(conn)}
+        conn.execute(queries.get("params_close"), args)
+        conn.execute(queries.get("params_add"), args)
+        return params
+
+
+def _model_id(conn: psycopg.Connection, name: str) -> int:
+    row = conn.execute(queries.get("model_id_by_name"), {"name": name}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"no model named {name!r}: see evaltool models list")
+    return row[0]
+
+
+def _now(conn: psycopg.Connection) -> datetime:
+    row = conn.execute(queries.get("clock_now")).fetchone()
+    assert row is not None
+    return row[0]

@@ -1,0 +1,60 @@
+-- score_rows_create --
+-- Staged score lines, each matched to its response by "response_id", or by "id" or
+-- "input" of the test case within the run, with the reason it cannot be loaded.
+CREATE TEMP VIEW evaltool_rows AS
+SELECT s.ord, s.doc, coalesce(direct.id, by_id.id, by_input.id) AS response_id,
+       CASE
+           WHEN jsonb_typeof(s.doc) <> 'object' THEN 'not a JSON object'
+           WHEN jsonb_typeof(s.doc -> 'response_id') NOT IN ('number', 'null')
+               THEN '"response_id" must be a number'
+           WHEN s.doc ? 'response_id' AND direct.id IS NULL
+               THEN format('no response %s%s', s.doc -> 'response_id',
+                           CASE WHEN c.run_id IS NOT NULL THEN ' in run ' || c.run_id END)
+           WHEN NOT s.doc ? 'response_id' AND c.run_id IS NULL
+               THEN 'no "response_id": name it, or give --run and the test case''s "id" or "input"'
+           WHEN NOT s.doc ? 'response_id' AND coalesce(s.doc -> 'id', s.doc -> 'input', 'null') = 'null'
+               THEN 'name the response with "response_id", or the test case with "id" or "input"'
+           WHEN coalesce(direct.id, by_id.id, by_input.id) IS NULL
+               THEN 'the run has no response for this test case'
+           WHEN jsonb_typeof(s.doc -> 'metric') <> 'string' OR s.doc ->> 'metric' = ''
+               THEN '"metric" must be a non-empty string'
+           WHEN jsonb_typeof(s.doc -> 'value') NOT IN ('number', 'null')
+               THEN '"value" must be a number'
+           WHEN jsonb_typeof(s.doc -> 'passed') NOT IN ('boolean', 'null')
+               THEN '"passed" must be true or false'
+           WHEN coalesce(s.doc -> 'value', 'null') = 'null' AND coalesce(s.doc -> 'passed', 'null') = 'null'
+               THEN 'a score needs "value" or "passed"'
+           WHEN jsonb_typeof(s.doc -> 'details') NOT IN ('object', 'null')
+               THEN '"details" must be an object'
+           WHEN jsonb_typeof(s.doc -> 'scorer') NOT IN ('string', 'null') OR s.doc ->> 'scorer' = ''
+               THEN '"scorer" must be a non-empty string'
+       END AS reason
+FROM pg_temp.evaltool_stage s
+CROSS JOIN pg_temp.evaltool_load_context c
+LEFT JOIN evaltool.response direct
+       ON jsonb_typeof(s.doc -> 'response_id') = 'number'
+      AND direct.id = (s.doc ->> 'response_id')::numeric
+      AND (c.run_id IS NULL OR direct.run_id = c.run_id)
+LEFT JOIN evaltool.prompt p_id
+       ON NOT s.doc ? 'response_id' AND p_id.dataset_id = c.dataset_id
+      AND p_id.external_id = s.doc ->> 'id'
+LEFT JOIN evaltool.response by_id ON by_id.run_id = c.run_id AND by_id.prompt_id = p_id.id
+LEFT JOIN evaltool.prompt p_in
+       ON NOT s.doc ? 'response_id' AND s.doc ->> 'id' IS NULL AND p_in.dataset_id = c.dataset_id
+      AND p_in.prompt_hash = evaltool.json_hash(s.doc -> 'input')
+LEFT JOIN evaltool.response by_input ON by_input.run_id = c.run_id AND by_input.prompt_id = p_in.id
+WHERE s.doc IS NOT NULL
+
+-- score_insert --
+-- One score per response and metric; a metric the response already has keeps its score.
+INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version)
+SELECT r.response_id,
+       r.doc ->> 'metric',
+       nullif(r.doc -> 'value', 'null')::double precision,
+       nullif(r.doc -> 'passed', 'null')::boolean,
+       coalesce(nullif(r.doc -> 'details', 'null'), '{}'),
+       coalesce(r.doc ->> 'scorer', %(scorer)s),
+       coalesce(r.doc ->> 'scorer_version', '1')
+FROM pg_temp.evaltool_rows r
+WHERE r.reason IS NULL OR (NOT %(skip_invalid)s AND evaltool.load_reject(r.ord, r.reason))
+ON CONFLICT (response_id, metric) DO NOTHING
