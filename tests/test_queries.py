@@ -26,15 +26,35 @@ def test_parse_rejects_mistakes(text: str, error: str) -> None:
 
 
 # Statements that set up a load's temporary objects, run in this order before the others.
-SETUP = ["stage_create", "docs_native", "prompt_rows_create"]
+SETUP = ["stage_create", "docs_native", "prompt_rows_create", "context_create"]
+CONTEXT = {
+    "project_id": 1,
+    "dataset_id": None,
+    "run_id": None,
+    "model_id": None,
+    "first_rows": [1],
+    "source_names": ["a.jsonl"],
+}
+# Each load's row view, and the statements that read it.
+ROW_VIEWS = {
+    "training_rows_create": ["training_insert", "rows_rejects"],
+    "response_rows_create": ["response_insert"],
+    "score_rows_create": ["score_insert"],
+}
 # Fragments checked as part of the statement they complete.
 FRAGMENTS = {"prompt_on_conflict": "prompt_insert"}
 
 
 def test_every_query_is_valid_sql(conn: psycopg.Connection) -> None:
     for name in SETUP:
-        conn.execute(queries.get(name))
+        conn.execute(queries.get(name), CONTEXT if name == "context_create" else None)
     checked = set(SETUP)
+    for view, readers in ROW_VIEWS.items():
+        with conn.transaction(force_rollback=True):
+            conn.execute(queries.get(view))
+            for name in readers:
+                _prepare(conn, name, queries.get(name))
+        checked |= {view, *readers}
     for name in queries.names():
         statement = queries.get(name)
         if name in FRAGMENTS:
@@ -42,16 +62,18 @@ def test_every_query_is_valid_sql(conn: psycopg.Connection) -> None:
         elif name in checked or name in FRAGMENTS.values():
             continue
         if re.match(r"(COPY|CREATE|DROP)\b", statement):
-            if statement.startswith("CREATE TEMP VIEW"):  # the other line formats
+            if statement.startswith("CREATE TEMP VIEW evaltool_docs"):  # the other line formats
                 with conn.transaction(force_rollback=True):
                     conn.execute("DROP VIEW pg_temp.evaltool_docs CASCADE")
                     conn.execute(statement)
             continue  # COPY needs data; DROP is run by the loads
-        # Preparing parses and plans the statement against the schema without running it.
-        numbered = _numbered(statement)
-        with conn.transaction(force_rollback=True):
-            conn.execute(f"PREPARE check_{name} AS {numbered}")
-        checked.add(name)
+        _prepare(conn, name, statement)
+
+
+def _prepare(conn: psycopg.Connection, name: str, statement: str) -> None:
+    """Parse and plan a statement against the schema without running it."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(f"PREPARE check_{name} AS {_numbered(statement)}")
 
 
 def _numbered(statement: str) -> str:

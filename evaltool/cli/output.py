@@ -3,6 +3,7 @@
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -45,7 +46,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _default(value: Any) -> str:
+def _default(value: Any) -> str | float:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):  # prices and costs: numbers for scripts
+        return float(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
