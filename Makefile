@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # pip on some machines warns about every missing local index; keep its real errors only.
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: install demo migrate test test-embedded test-pg15 lint format clean
+.PHONY: install demo migrate test test-embedded test-pg15 lint format clean bench-load
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -20,10 +20,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## demo: start the embedded PostgreSQL, migrate, and show the database's health
+## demo: start the embedded PostgreSQL, migrate, load the example test cases, show them
 demo: install
 	$(BIN)/evaltool db up
 	$(BIN)/evaltool db migrate
+	$(BIN)/evaltool load prompts examples/qa.jsonl --dataset demo-qa
+	$(BIN)/evaltool datasets show demo-qa
 	$(BIN)/evaltool db health
 
 ## migrate: apply migrations and re-apply sql/ (EVALTOOL_DATABASE_URL or the embedded server)
@@ -38,6 +40,11 @@ test-embedded: install
 
 test-pg15: install
 	.ci/with-pg15 $(BIN)/pytest
+
+## bench-load: evaltool load against COPY limits, executemany and an ORM (1,000,000 rows)
+bench-load: install
+	$(BIN)/pip install -q -e '.[dev,bench]' $(PIP_QUIET)
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,7 +6,8 @@ import time
 
 class Progress:
     """Counts rows and bytes and redraws `LABEL: ROWS rows  RATE rows/s  MB` at most ten
-    times a second. Silent when stderr is not a terminal or when `enabled` is false."""
+    times a second. Silent when stderr is not a terminal or when `enabled` is false.
+    As a context manager, it erases its line on exit."""
 
     def __init__(self, label: str, total_bytes: int | None = None, *, enabled: bool = True) -> None:
         self.label = label
@@ -24,6 +25,12 @@ class Progress:
         if self.enabled and now - self._drawn >= 0.1:
             self._drawn = now
             self._draw(now)
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Erase the line, leaving the terminal clean for the summary."""

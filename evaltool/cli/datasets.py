@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import click
+from psycopg.rows import dict_row
 
 from evaltool import datasets as ds
 from evaltool import db, queries
@@ -38,19 +39,26 @@ def list_(project: str | None, show_all: bool, as_json: bool) -> None:
         evaltool datasets list --project search --json
     """
     with db.connect() as conn:
-        cur = conn.execute(queries.get("dataset_list"), {"project": project, "all": show_all})
-        columns = [c.name for c in cur.description or []]
-        rows = cur.fetchall()
+        cur = conn.cursor(row_factory=dict_row)
+        rows = cur.execute(
+            queries.get("dataset_list"), {"project": project, "all": show_all}
+        ).fetchall()
     if as_json:
-        echo_json([dict(zip(columns, row, strict=True)) for row in rows])
+        echo_json(rows)
         return
     if not rows:
         click.echo("no datasets yet: evaltool load prompts FILE --dataset NAME", err=True)
         return
-    headers = ["project", "name", "version", "test cases", "created", "by"]
+    columns = ["project", "name", "version", "test_cases", "created_at", "created_by"]
     if show_all:
-        headers.append("deleted")
-    echo_table(headers, [row[: len(headers)] for row in rows])
+        columns.append("deleted_at")
+    headers = {
+        "test_cases": "test cases",
+        "created_at": "created",
+        "created_by": "by",
+        "deleted_at": "deleted",
+    }
+    echo_table([headers.get(c, c) for c in columns], [[row[c] for c in columns] for row in rows])
 
 
 @datasets.command()
@@ -66,9 +74,9 @@ def show(dataset: str, project: str | None, as_json: bool) -> None:
     """
     with db.connect() as conn:
         found = ds.find(conn, ds.DatasetRef.parse(dataset, project), deleted=True)
-        cur = conn.execute(queries.get("dataset_show"), {"dataset_id": found.id})
-        columns = [c.name for c in cur.description or []]
-        info = dict(zip(columns, cur.fetchone() or (), strict=True))
+        cur = conn.cursor(row_factory=dict_row)
+        info = cur.execute(queries.get("dataset_show"), {"dataset_id": found.id}).fetchone()
+        assert info is not None
     if as_json:
         echo_json(info)
         return

@@ -1,7 +1,8 @@
 """`evaltool load`: files into the database with COPY, all or nothing."""
 
 from collections.abc import Callable
-from functools import wraps
+from dataclasses import dataclass
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,18 @@ JSONL = (".jsonl", ".jsonl.gz")
 CSV = (".csv", ".csv.gz")
 
 
+@dataclass(frozen=True)
+class LoadOptions:
+    """The options every load shares."""
+
+    skip_invalid: bool
+    rejects_path: Path
+    quiet: bool
+    as_json: bool
+
+
 def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """FILE arguments and the options every load shares."""
+    """FILE arguments and the shared options, passed to the command as `files` and `options`."""
 
     @click.argument("files", nargs=-1, required=True, metavar="FILE...")
     @click.option(
@@ -42,10 +53,35 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
     @json_option
     @wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        command(**kwargs)
+    def wrapper(
+        skip_invalid: bool, rejects_path: Path, quiet: bool, as_json: bool, **kwargs: Any
+    ) -> None:
+        command(options=LoadOptions(skip_invalid, rejects_path, quiet, as_json), **kwargs)
 
     return wrapper
+
+
+def _execute(
+    label: str, sources: list[Source], options: LoadOptions, loader: Callable[..., LoadSummary]
+) -> None:
+    """Run a loader with progress on a connection, then print its summary."""
+    sized = all(s.path is not None and not s.name.endswith(".gz") for s in sources)
+    total = sum(s.size or 0 for s in sources) if sized else None
+    with (
+        Progress(f"loading {label}", total, enabled=not options.quiet) as progress,
+        db.connect() as conn,
+    ):
+        summary = loader(
+            conn,
+            sources,
+            skip_invalid=options.skip_invalid,
+            rejects_path=options.rejects_path if options.skip_invalid else None,
+            progress=progress,
+        )
+    if options.as_json:
+        echo_json(summary.as_dict())
+    else:
+        click.echo(summary.text())
 
 
 @click.group()
@@ -97,10 +133,7 @@ def prompts(
     project: str | None,
     fmt: str,
     mappings: tuple[str, ...],
-    skip_invalid: bool,
-    rejects_path: Path,
-    quiet: bool,
-    as_json: bool,
+    options: LoadOptions,
 ) -> None:
     """Load test cases into a dataset.
 
@@ -129,18 +162,12 @@ def prompts(
     """
     sources = expand(files, CSV if fmt == "csv" else JSONL)
     ref = DatasetRef.parse(dataset_name, project)
-    with _progress("prompts", sources, quiet) as progress, db.connect() as conn:
-        summary = load_prompts(
-            conn,
-            sources,
-            ref,
-            fmt=fmt,
-            csv_map=parse_map(mappings),
-            skip_invalid=skip_invalid,
-            rejects_path=rejects_path if skip_invalid else None,
-            progress=progress,
-        )
-    _report(summary, as_json)
+    _execute(
+        "prompts",
+        sources,
+        options,
+        partial(load_prompts, ref=ref, fmt=fmt, csv_map=parse_map(mappings)),
+    )
 
 
 @load.command()
@@ -163,10 +190,7 @@ def responses(
     dataset_name: str | None,
     project: str | None,
     name: str | None,
-    skip_invalid: bool,
-    rejects_path: Path,
-    quiet: bool,
-    as_json: bool,
+    options: LoadOptions,
 ) -> None:
     """Load model responses produced elsewhere, one per test case of a run.
 
@@ -184,19 +208,12 @@ def responses(
     """
     sources = expand(files, JSONL)
     ref = DatasetRef.parse(dataset_name, project) if dataset_name else None
-    with _progress("responses", sources, quiet) as progress, db.connect() as conn:
-        summary = load_responses(
-            conn,
-            sources,
-            run_id=run_id,
-            model=model,
-            dataset=ref,
-            name=name,
-            skip_invalid=skip_invalid,
-            rejects_path=rejects_path if skip_invalid else None,
-            progress=progress,
-        )
-    _report(summary, as_json)
+    _execute(
+        "responses",
+        sources,
+        options,
+        partial(load_responses, run_id=run_id, model=model, dataset=ref, name=name),
+    )
 
 
 @load.command()
@@ -211,10 +228,7 @@ def scores(
     files: tuple[str, ...],
     run_id: int | None,
     scorer: str,
-    skip_invalid: bool,
-    rejects_path: Path,
-    quiet: bool,
-    as_json: bool,
+    options: LoadOptions,
 ) -> None:
     """Load scores computed elsewhere, one per response and metric.
 
@@ -229,17 +243,7 @@ def scores(
         evaltool load scores judge.jsonl --run 12 --scorer gpt4-judge
     """
     sources = expand(files, JSONL)
-    with _progress("scores", sources, quiet) as progress, db.connect() as conn:
-        summary = load_scores(
-            conn,
-            sources,
-            run_id=run_id,
-            scorer=scorer,
-            skip_invalid=skip_invalid,
-            rejects_path=rejects_path if skip_invalid else None,
-            progress=progress,
-        )
-    _report(summary, as_json)
+    _execute("scores", sources, options, partial(load_scores, run_id=run_id, scorer=scorer))
 
 
 @load.command()
@@ -269,10 +273,7 @@ def training(
     project: str,
     data_source: str,
     priority: int,
-    skip_invalid: bool,
-    rejects_path: Path,
-    quiet: bool,
-    as_json: bool,
+    options: LoadOptions,
 ) -> None:
     """Load prompt/completion pairs for training pipelines.
 
@@ -288,37 +289,9 @@ def training(
         evaltool load training ml_stub/batches/ --source synthetic --priority 200
     """
     sources = expand(files, JSONL)
-    with _progress("training examples", sources, quiet) as progress, db.connect() as conn:
-        summary = load_training(
-            conn,
-            sources,
-            project=project,
-            data_source=data_source,
-            priority=priority,
-            skip_invalid=skip_invalid,
-            rejects_path=rejects_path if skip_invalid else None,
-            progress=progress,
-        )
-    _report(summary, as_json)
-
-
-class _progress:
-    """Progress display as a context manager, erased before the summary is printed."""
-
-    def __init__(self, label: str, sources: list[Source], quiet: bool) -> None:
-        gzipped = any(s.name.endswith(".gz") or s.path is None for s in sources)
-        total = None if gzipped else sum(s.size or 0 for s in sources)
-        self.progress = Progress(f"loading {label}", total, enabled=not quiet)
-
-    def __enter__(self) -> Progress:
-        return self.progress
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.close()
-
-
-def _report(summary: LoadSummary, as_json: bool) -> None:
-    if as_json:
-        echo_json(summary.as_dict())
-    else:
-        click.echo(summary.text())
+    _execute(
+        "training examples",
+        sources,
+        options,
+        partial(load_training, project=project, data_source=data_source, priority=priority),
+    )

@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import click
+from psycopg.rows import dict_row
 
 from evaltool import db, models, queries
 from evaltool.cli.output import echo_json, echo_table, json_option
@@ -94,18 +95,28 @@ def list_(show_all: bool, as_json: bool) -> None:
         evaltool models list --json
     """
     with db.connect() as conn:
-        cur = conn.execute(queries.get("model_list"), {"all": show_all})
-        columns = [c.name for c in cur.description or []]
-        rows = cur.fetchall()
+        cur = conn.cursor(row_factory=dict_row)
+        rows = cur.execute(queries.get("model_list"), {"all": show_all}).fetchall()
     if as_json:
-        echo_json([dict(zip(columns, row, strict=True)) for row in rows])
+        echo_json(rows)
         return
     if not rows:
         click.echo("no models yet: evaltool models add NAME --adapter ...", err=True)
         return
     echo_table(
         ["name", "adapter", "model id", "provider", "$/Mtok in", "$/Mtok out", "params"],
-        [(r[0], r[1], r[2], r[3], _money(r[5]), _money(r[6]), _params(r[7])) for r in rows],
+        [
+            (
+                r["name"],
+                r["adapter"],
+                r["model_id"],
+                r["provider"],
+                _money(r["input_usd_per_mtok"]),
+                _money(r["output_usd_per_mtok"]),
+                _params(r["params"]),
+            )
+            for r in rows
+        ],
     )
 
 
@@ -120,12 +131,10 @@ def show(name: str, as_json: bool) -> None:
         evaltool models show gpt-4o
     """
     with db.connect() as conn:
-        cur = conn.execute(queries.get("model_show"), {"name": name})
-        columns = [c.name for c in cur.description or []]
-        row = cur.fetchone()
-    if row is None:
+        cur = conn.cursor(row_factory=dict_row)
+        info = cur.execute(queries.get("model_show"), {"name": name}).fetchone()
+    if info is None:
         raise EvaltoolError(f"no model named {name!r}: see evaltool models list")
-    info = dict(zip(columns, row, strict=True))
     if as_json:
         echo_json(info)
         return
