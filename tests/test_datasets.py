@@ -51,6 +51,7 @@ def test_list_and_show(run_cli: RunCli, loaded: None) -> None:
     ) == (3, 1, {"human": 2, "synthetic": 1}, {"math": 2, "easy": 1}, 0)
     text = run_cli("datasets", "show", "qa:2", "--project", "search").stdout
     assert "test cases  3 (1 with expected output)" in text
+    assert "tags        math 2, easy 1" in text  # most frequent first
 
 
 def test_soft_delete_hides_and_hard_delete_removes(

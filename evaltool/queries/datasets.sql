@@ -54,10 +54,11 @@ SELECT p.name AS project, d.name, d.version, d.description, d.created_at, d.crea
           AND t.deleted_at IS NULL) AS test_cases,
        (SELECT count(*) FROM evaltool.prompt t WHERE t.dataset_id = d.id
           AND t.deleted_at IS NULL AND t.expected IS NOT NULL) AS with_expected,
-       (SELECT coalesce(jsonb_object_agg(origin, n), '{}') FROM (
+       -- json (not jsonb) objects keep their keys in the order given: most frequent first
+       (SELECT coalesce(json_object_agg(origin, n ORDER BY n DESC, origin), '{}') FROM (
             SELECT origin, count(*) AS n FROM evaltool.prompt t
             WHERE t.dataset_id = d.id AND t.deleted_at IS NULL GROUP BY origin) o) AS origins,
-       (SELECT coalesce(jsonb_object_agg(tag, n), '{}') FROM (
+       (SELECT coalesce(json_object_agg(tag, n ORDER BY n DESC, tag), '{}') FROM (
             SELECT tag, count(*) AS n FROM evaltool.prompt t, unnest(t.tags) tag
             WHERE t.dataset_id = d.id AND t.deleted_at IS NULL
             GROUP BY tag ORDER BY n DESC, tag LIMIT 20) g) AS top_tags,
