@@ -41,6 +41,7 @@ class Dataset:
     id: int
     ref: DatasetRef
     created: bool = False
+    project_created: bool = False
 
 
 def ensure(conn: psycopg.Connection, ref: DatasetRef) -> Dataset:
@@ -60,7 +61,7 @@ def ensure(conn: psycopg.Connection, ref: DatasetRef) -> Dataset:
             f"dataset {named} was deleted; load into another version, "
             f"or remove it for good with evaltool datasets delete {named.name}:{version} --hard"
         )
-    return Dataset(dataset_id, named, created)
+    return Dataset(dataset_id, named, created, project_created=row[1])
 
 
 def find(conn: psycopg.Connection, ref: DatasetRef, *, deleted: bool = False) -> Dataset:

@@ -26,9 +26,11 @@ def loaded(run_cli: RunCli, tmp_path: Path) -> None:
         + "\n"
     )
     assert run_cli("load", "prompts", str(source), "-d", "qa").exit_code == 0
-    assert (
-        run_cli("load", "prompts", str(source), "-d", "qa:2", "--project", "search").exit_code == 0
-    )
+    second = run_cli("load", "prompts", str(source), "-d", "qa:2", "--project", "search", "--json")
+    assert json.loads(second.stdout)["created"] == [
+        "project search",
+        "dataset qa:2 (project search)",
+    ]
 
 
 def test_list_and_show(run_cli: RunCli, loaded: None) -> None:

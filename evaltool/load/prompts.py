@@ -82,7 +82,8 @@ def load_prompts(
             inserted=inserted,
             rejects=rejects,
             rejects_path=rejects_path,
-            created=[f"dataset {dataset.ref}"] if dataset.created else [],
+            created=[f"project {ref.project}"] * dataset.project_created
+            + [f"dataset {dataset.ref}"] * dataset.created,
             start=start,
         )
 
