@@ -36,7 +36,7 @@ def up() -> None:
     Example:
         evaltool db up
     """
-    if _external_url():
+    if config.database_url_from_env():
         click.echo(f"{config.DATABASE_URL_ENV} is set: evaltool uses that server and starts none.")
         return
     server = embedded.ensure_running()
@@ -221,12 +221,8 @@ def health(as_json: bool) -> None:
         )
 
 
-def _external_url() -> str | None:
-    return config.database_url_from_env()
-
-
 def _server_description() -> dict[str, object]:
-    external = _external_url()
+    external = config.database_url_from_env()
     if external:
         return {"kind": "external", "url": database.redact(external)}
     state = embedded.state()

@@ -92,20 +92,25 @@ def load_rows(
     conn: psycopg.Connection,
     sources: Sequence[Source],
     *,
+    kind: str,
+    target: str,
+    created: list[str],
     context: dict[str, int | None],
     rows_view: str,
     insert: str,
     params: dict[str, object],
     skip_invalid: bool,
+    rejects_path: Path | None,
     progress: Progress,
-) -> tuple[Stage, int, list[Reject]]:
-    """Stage JSON lines, check them through the named row view, and run the named insert.
+) -> LoadSummary:
+    """Stage JSON lines, check them through the named row view, run the named insert.
 
     The row view `pg_temp.evaltool_rows (ord, doc, reason, ...)` reads the staging table
     and the one-row `pg_temp.evaltool_load_context` made from `context` (project_id,
-    dataset_id, run_id, model_id). Returns the stage, rows inserted and rejects (only
-    with skip_invalid; otherwise the first bad line raises InputError).
+    dataset_id, run_id, model_id). With skip_invalid, bad lines go to the rejects file;
+    otherwise the first one raises InputError. Runs inside the caller's transaction.
     """
+    start = time.monotonic()
     stage = Stage(conn)
     stage.copy_files(sources, progress, skip_invalid=skip_invalid)
     firsts, names = zip(*stage.sources(), strict=True)
@@ -130,7 +135,18 @@ def load_rows(
         conn, stage, queries.get(insert), {**params, "skip_invalid": skip_invalid}
     )
     conn.execute(queries.get("context_drop"))
-    return stage, inserted, rejects
+    return finish(
+        conn,
+        stage,
+        kind=kind,
+        target=target,
+        files=len(sources),
+        inserted=inserted,
+        rejects=rejects,
+        rejects_path=rejects_path,
+        created=created,
+        start=start,
+    )
 
 
 def finish(

@@ -1,6 +1,5 @@
 """`evaltool load responses` and `load scores`: results produced outside evaltool."""
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import psycopg
 
 from evaltool import datasets, queries
 from evaltool.errors import EvaltoolError
-from evaltool.load import LoadSummary, finish, load_rows
+from evaltool.load import LoadSummary, load_rows
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress
 
@@ -26,7 +25,6 @@ def load_responses(
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load response lines into an existing run, or into a new run of `model` over `dataset`."""
-    start = time.monotonic()
     with conn.transaction():
         created = []
         if run_id is None:
@@ -47,9 +45,12 @@ def load_responses(
             run_id = row[0]
             created.append(f"run {run_id}")
         dataset_id, model_id, project_id = _run(conn, run_id)
-        stage, inserted, rejects = load_rows(
+        return load_rows(
             conn,
             sources,
+            kind="responses",
+            target=f"run {run_id}",
+            created=created,
             context={
                 "project_id": project_id,
                 "dataset_id": dataset_id,
@@ -60,19 +61,8 @@ def load_responses(
             insert="response_insert",
             params={},
             skip_invalid=skip_invalid,
-            progress=progress,
-        )
-        return finish(
-            conn,
-            stage,
-            kind="responses",
-            target=f"run {run_id}",
-            files=len(sources),
-            inserted=inserted,
-            rejects=rejects,
             rejects_path=rejects_path,
-            created=created,
-            start=start,
+            progress=progress,
         )
 
 
@@ -87,32 +77,23 @@ def load_scores(
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load score lines, naming responses by id, or by test case within `run_id`."""
-    start = time.monotonic()
     with conn.transaction():
         context: dict[str, int | None] = {"run_id": run_id}
         if run_id is not None:
             context["dataset_id"], context["model_id"], context["project_id"] = _run(conn, run_id)
-        stage, inserted, rejects = load_rows(
+        return load_rows(
             conn,
             sources,
+            kind="scores",
+            target=f"run {run_id}" if run_id is not None else "responses by id",
+            created=[],
             context=context,
             rows_view="score_rows_create",
             insert="score_insert",
             params={"scorer": scorer},
             skip_invalid=skip_invalid,
-            progress=progress,
-        )
-        return finish(
-            conn,
-            stage,
-            kind="scores",
-            target=f"run {run_id}" if run_id is not None else "responses by id",
-            files=len(sources),
-            inserted=inserted,
-            rejects=rejects,
             rejects_path=rejects_path,
-            created=[],
-            start=start,
+            progress=progress,
         )
 
 

@@ -1,13 +1,12 @@
 """`evaltool load training`: prompt/completion pairs for training pipelines."""
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
 
 from evaltool import queries
-from evaltool.load import LoadSummary, finish, load_rows
+from evaltool.load import LoadSummary, load_rows
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress
 
@@ -24,30 +23,21 @@ def load_training(
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load {"prompt", "completion" | "enhancement"} lines into training_example."""
-    start = time.monotonic()
     with conn.transaction():
         found = conn.execute(queries.get("project_ensure"), {"project": project}).fetchone()
         assert found is not None
         project_id, created = found
-        stage, inserted, rejects = load_rows(
+        return load_rows(
             conn,
             sources,
+            kind="training",
+            target=f"project {project}",
+            created=[f"project {project}"] if created else [],
             context={"project_id": project_id},
             rows_view="training_rows_create",
             insert="training_insert",
             params={"data_source": data_source, "priority": priority},
             skip_invalid=skip_invalid,
-            progress=progress,
-        )
-        return finish(
-            conn,
-            stage,
-            kind="training",
-            target=f"project {project}",
-            files=len(sources),
-            inserted=inserted,
-            rejects=rejects,
             rejects_path=rejects_path,
-            created=[f"project {project}"] if created else [],
-            start=start,
+            progress=progress,
         )
