@@ -54,6 +54,19 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
     return conn
 
 
+async def connect_async(url: str) -> psycopg.AsyncConnection:
+    """An asyncio connection to a database that `connect` already checked, for workers."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            url, connect_timeout=CONNECT_TIMEOUT_S, application_name="evaltool run"
+        )
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"cannot connect to {redact(url)}: {first_line(exc)}") from exc
+    await conn.execute("SELECT set_config('evaltool.actor', %s, false)", [_os_user()])
+    await conn.commit()
+    return conn
+
+
 def check_server_version(server_version: int, url: str) -> None:
     """Refuse servers older than PostgreSQL 14, whose SQL evaltool does not support."""
     if server_version < MIN_SERVER_VERSION:

@@ -17,6 +17,8 @@ from evaltool.errors import EvaltoolError
 
 ADAPTERS = ["openai", "anthropic", "bedrock", "python", "command"]
 _LOCAL_ADAPTERS = {"python", "command"}
+# Headers that carry credentials: their value must come from the environment (${VAR}).
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"}
 
 
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -33,6 +35,24 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
+def parse_headers(lines: tuple[str, ...]) -> dict[str, str]:
+    """'Name: value' arguments as a dict. Credentials must be written as ${VAR}, which the
+    adapter reads from the environment at call time, so they are never stored."""
+    headers: dict[str, str] = {}
+    for line in lines:
+        header, sep, value = line.partition(":")
+        header, value = header.strip(), value.strip()
+        if not sep or not header or " " in header:
+            raise EvaltoolError(f"{line!r}: expected 'Name: value'")
+        if header.lower() in _SECRET_HEADERS and "${" not in value:
+            raise EvaltoolError(
+                f"header {header} holds a credential: write it as ${{VAR}}, e.g. "
+                f"'{header}: Bearer ${{MY_API_KEY}}', and set VAR in the environment"
+            )
+        headers[header] = value
+    return headers
+
+
 def add(
     conn: psycopg.Connection,
     name: str,
@@ -41,6 +61,9 @@ def add(
     model_id: str | None = None,
     provider: str | None = None,
     base_url: str | None = None,
+    headers: dict[str, str] | None = None,
+    api_key_env: str | None = None,
+    region: str | None = None,
     version: str | None = None,
     params: dict[str, Any] | None = None,
     is_reference: bool = False,
@@ -66,7 +89,18 @@ def add(
                         "model_id": model_id or name,
                         "version": version,
                         "adapter": adapter,
-                        "config": Jsonb({"base_url": base_url} if base_url else {}),
+                        "config": Jsonb(
+                            {
+                                k: v
+                                for k, v in (
+                                    ("base_url", base_url),
+                                    ("headers", headers),
+                                    ("api_key_env", api_key_env),
+                                    ("region", region),
+                                )
+                                if v
+                            }
+                        ),
                         "is_reference": is_reference,
                         "description": description,
                     },

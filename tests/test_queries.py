@@ -26,7 +26,13 @@ def test_parse_rejects_mistakes(text: str, error: str) -> None:
 
 
 # Statements that set up a load's temporary objects, run in this order before the others.
-SETUP = ["stage_create", "docs_native", "prompt_rows_create", "context_create"]
+SETUP = [
+    "stage_create",
+    "docs_native",
+    "prompt_rows_create",
+    "context_create",
+    "result_stage",
+]
 CONTEXT = {
     "project_id": 1,
     "dataset_id": None,

@@ -10,6 +10,7 @@ from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
 from evaltool.cli.load import load
 from evaltool.cli.models import models_group
+from evaltool.cli.run import run
 from evaltool.db import first_line
 from evaltool.errors import EvaltoolError
 
@@ -67,6 +68,7 @@ cli.add_command(db)
 cli.add_command(load)
 cli.add_command(datasets)
 cli.add_command(models_group)
+cli.add_command(run)
 
 
 def main() -> None:

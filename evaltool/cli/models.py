@@ -39,6 +39,19 @@ def models_group() -> None:
 )
 @click.option("--provider", help="Who serves it (default: the adapter, or local).")
 @click.option("--base-url", help="API base URL, e.g. a vLLM or Ollama server.")
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra HTTP header (repeatable); write secrets as ${VAR}, read from the environment.",
+)
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="Environment variable with the API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).",
+)
+@click.option("--region", help="AWS region (bedrock; default: the AWS configuration).")
 @click.option("--version", "model_version", help="Version label.")
 @click.option(
     "--param",
@@ -55,6 +68,9 @@ def add(
     model_id: str | None,
     provider: str | None,
     base_url: str | None,
+    headers: tuple[str, ...],
+    api_key_env: str | None,
+    region: str | None,
     model_version: str | None,
     params: tuple[str, ...],
     reference: bool,
@@ -67,6 +83,18 @@ def add(
         evaltool models add llama-local --adapter openai --base-url http://127.0.0.1:8000/v1 \\
             --model-id meta-llama/Llama-3.1-8B-Instruct --param temperature=0
         evaltool models add clf-v2 --adapter python --model-id examples.models:v2
+        evaltool models add together-llama --adapter openai \\
+            --base-url https://api.together.xyz/v1 --api-key-env TOGETHER_API_KEY
+        evaltool models add wc --adapter command --model-id 'wc -w'
+
+    \b
+    Adapters:
+        openai     OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp, Ollama,
+                   LM Studio); key from $OPENAI_API_KEY, none needed for a local server
+        anthropic  Anthropic Messages; key from $ANTHROPIC_API_KEY
+        bedrock    AWS Bedrock Converse (pip install 'evaltool[bedrock]'); AWS credentials
+        python     --model-id module:function or file.py:function, called with the input
+        command    --model-id 'shell command': input JSON on stdin, output on stdout
     """
     with db.connect() as conn:
         models.add(
@@ -76,6 +104,9 @@ def add(
             model_id=model_id,
             provider=provider,
             base_url=base_url,
+            headers=models.parse_headers(headers),
+            api_key_env=api_key_env,
+            region=region,
             version=model_version,
             params=models.parse_params(params),
             is_reference=reference,

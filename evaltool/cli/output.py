@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,4 +51,6 @@ def _default(value: Any) -> str | float:
         return value.isoformat()
     if isinstance(value, Decimal):  # prices and costs: numbers for scripts
         return float(value)
+    if isinstance(value, timedelta):  # durations: seconds
+        return value.total_seconds()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

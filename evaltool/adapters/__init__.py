@@ -1,0 +1,108 @@
+"""Model adapters: one call of a model on one test case's input.
+
+Every adapter turns the input JSON of a test case into a call and the answer into a
+`Result`: output JSON, its text, token counts (from the API's usage, otherwise estimated
+and marked so) and metadata. Failures raise `CallError`, which says whether retrying can
+help and whether the whole run should stop (a rejected API key fails every call alike).
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from evaltool.errors import EvaltoolError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(slots=True)
+class Result:
+    """What one call produced. A Python model may return one to give real token counts."""
+
+    output: Any
+    output_text: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_estimated: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class CallError(Exception):
+    """A call that failed: stored as an error response unless `fatal`.
+
+    `retryable` errors (rate limits, 5xx, timeouts, dropped connections) are tried again
+    with backoff, after `retry_after` seconds when the server said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        fatal: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.fatal = fatal
+
+
+class Adapter(Protocol):
+    """How evaltool calls a model."""
+
+    async def call(self, input: Any) -> Result:
+        """Call the model once on one test case's input."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads or processes."""
+        ...
+
+
+def create(snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) -> Adapter:
+    """The adapter for a run's model snapshot (a row of evaltool.model) and parameters.
+
+    Raises EvaltoolError when the model cannot be called at all: a missing API key, a
+    Python model that does not import, boto3 not installed.
+    """
+    kind = snapshot["adapter"]
+    if kind == "openai":
+        from evaltool.adapters.openai import OpenAIAdapter
+
+        return OpenAIAdapter(snapshot, params)
+    if kind == "anthropic":
+        from evaltool.adapters.anthropic import AnthropicAdapter
+
+        return AnthropicAdapter(snapshot, params)
+    if kind == "bedrock":
+        from evaltool.adapters.bedrock import BedrockAdapter
+
+        return BedrockAdapter(snapshot, params, concurrency)
+    if kind == "python":
+        from evaltool.adapters.local import PythonAdapter
+
+        return PythonAdapter(snapshot, params, concurrency)
+    if kind == "command":
+        from evaltool.adapters.local import CommandAdapter
+
+        return CommandAdapter(snapshot, params)
+    raise EvaltoolError(f"unknown adapter {kind!r}")
+
+
+def expand_env(value: str, what: str) -> str:
+    """Replace ${VAR} with the environment's value, so header secrets stay out of the database."""
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise EvaltoolError(f"{what} uses ${{{name}}}, which is not set in the environment")
+        return os.environ[name]
+
+    return _ENV_REF.sub(sub, value)
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: OpenAI's rule of thumb for English text."""
+    return (len(text) + 3) // 4

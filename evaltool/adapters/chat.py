@@ -1,0 +1,109 @@
+"""What the chat APIs share: turning test-case input into messages, and HTTP failures into
+CallErrors."""
+
+import json
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Any
+
+from evaltool import http
+from evaltool.adapters import CallError, expand_env
+
+# 408 timeout, 409 conflict (OpenAI's "try again"), 429 rate limit, 5xx, 529 overloaded
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# Every call fails alike: stop the run rather than store a wall of identical errors.
+FATAL_STATUS = {401: "API key rejected", 403: "access denied", 404: "no such model or URL"}
+
+
+def messages(input: Any) -> list[dict[str, Any]]:
+    """Chat messages for an input: a string is one user turn, a list of messages (or an object
+    with "messages") is sent as is, {"prompt": text} is one user turn, and any other JSON is
+    sent as its text."""
+    if isinstance(input, str):
+        return [{"role": "user", "content": input}]
+    if isinstance(input, list) and all(isinstance(m, dict) and "role" in m for m in input):
+        return input
+    if isinstance(input, dict):
+        if isinstance(input.get("messages"), list):
+            return input["messages"]
+        if isinstance(input.get("prompt"), str):
+            return [{"role": "user", "content": input["prompt"]}]
+    return [{"role": "user", "content": json.dumps(input, ensure_ascii=False)}]
+
+
+def headers(config: dict[str, Any]) -> dict[str, str]:
+    """The model's extra headers, with ${VAR} taken from the environment."""
+    return {
+        name: expand_env(str(value), f"header {name}")
+        for name, value in (config.get("headers") or {}).items()
+    }
+
+
+async def post_json(client: http.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a JSON body; the answer's JSON object, or a CallError that says what went wrong."""
+    try:
+        response = await client.post(
+            path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+    except http.HTTPError as exc:
+        raise CallError(str(exc), retryable=True) from exc
+    if response.status != 200:
+        detail = _error_detail(response.body)
+        message = f"HTTP {response.status}" + (f": {detail}" if detail else "")
+        if response.status in FATAL_STATUS:
+            raise CallError(f"{FATAL_STATUS[response.status]} ({message})", fatal=True)
+        raise CallError(
+            message,
+            retryable=response.status in RETRYABLE_STATUS,
+            retry_after=retry_after(response.headers),
+        )
+    try:
+        answer = json.loads(response.body)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise CallError(f"malformed response: {_snippet(response.body)}", retryable=True)
+    return answer
+
+
+def retry_after(headers: dict[str, str]) -> float | None:
+    """Seconds to wait from Retry-After (seconds or an HTTP date) or retry-after-ms."""
+    if "retry-after-ms" in headers:
+        try:
+            return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def malformed(answer: dict[str, Any]) -> CallError:
+    """A 200 answer without the fields the API promises."""
+    return CallError(f"malformed response: {_snippet(json.dumps(answer).encode())}", retryable=True)
+
+
+def _error_detail(body: bytes) -> str:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return _snippet(body)
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])[:300]
+    if isinstance(error, str):
+        return error[:300]
+    return _snippet(body)
+
+
+def _snippet(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text[:200] + ("…" if len(text) > 200 else "") if text else "(empty body)"

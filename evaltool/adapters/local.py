@@ -1,0 +1,136 @@
+"""Models that run here: a Python callable, or a shell command.
+
+`python`: the model id is `module:function` (imported with the current directory on the
+path) or `path/to/file.py:function`. The function takes the test case's input JSON (and
+`params=` if it accepts it) and returns output JSON, or a `Result` to report real token
+counts. Sync functions run in a thread pool of the run's concurrency; async ones are awaited.
+
+`command`: the model id is a shell command. It reads the input JSON on stdin and prints the
+output: JSON when it parses as JSON, otherwise the text. $EVALTOOL_PARAMS holds the
+parameters as JSON. A non-zero exit is an error response with the last line of stderr.
+"""
+
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from evaltool.adapters import CallError, Result, estimate_tokens
+from evaltool.errors import EvaltoolError
+
+
+class PythonAdapter:
+    """Calls a Python function in this process."""
+
+    def __init__(self, snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) -> None:
+        target = snapshot["model_id"]
+        self.function = load_function(target)
+        self.params = params
+        self.is_async = inspect.iscoroutinefunction(self.function)
+        try:
+            self.takes_params = "params" in inspect.signature(self.function).parameters
+        except (TypeError, ValueError):
+            self.takes_params = False
+        self.pool = None if self.is_async else ThreadPoolExecutor(max_workers=concurrency)
+
+    async def call(self, input: Any) -> Result:
+        """Run the function on the input."""
+        kwargs = {"params": self.params} if self.takes_params else {}
+        try:
+            if self.pool is None:
+                value = await self.function(input, **kwargs)
+            else:
+                value = await asyncio.get_running_loop().run_in_executor(
+                    self.pool, lambda: self.function(input, **kwargs)
+                )
+        except Exception as exc:  # the model's own failure is this test case's error
+            raise CallError(f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(value, Result):
+            return value
+        return _result(input, value)
+
+    async def aclose(self) -> None:
+        """Stop the thread pool."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class CommandAdapter:
+    """Runs a shell command per test case."""
+
+    def __init__(self, snapshot: dict[str, Any], params: dict[str, Any]) -> None:
+        self.command = snapshot["model_id"]
+        self.env = {**os.environ, "EVALTOOL_PARAMS": json.dumps(params)}
+
+    async def call(self, input: Any) -> Result:
+        """Run the command with the input JSON on stdin."""
+        proc = await asyncio.create_subprocess_shell(
+            self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+        )
+        try:
+            out, err = await proc.communicate(json.dumps(input).encode())
+        except BaseException:  # timed out or cancelled: do not leave the process behind
+            if proc.returncode is None:
+                proc.kill()
+                await asyncio.shield(proc.wait())
+            raise
+        if proc.returncode != 0:
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            raise CallError(f"exit {proc.returncode}" + (f": {lines[-1]}" if lines else ""))
+        text = out.decode("utf-8", "replace").removesuffix("\n")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        return _result(input, value)
+
+    async def aclose(self) -> None:
+        """Nothing to release: each call's process is gone when it returns."""
+
+
+def load_function(target: str) -> Any:
+    """The callable named by `module:function` or `file.py:function`."""
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise EvaltoolError(f"python model {target!r}: expected module:function")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None or not path.is_file():
+                raise EvaltoolError(f"python model {target!r}: no file {module_name}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path and os.getcwd() not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(module_name)
+    except EvaltoolError:
+        raise
+    except Exception as exc:
+        raise EvaltoolError(
+            f"python model {target!r} does not import: {type(exc).__name__}: {exc}"
+        ) from exc
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise EvaltoolError(f"python model {target!r}: {module_name} has no function {attr}")
+    return function
+
+
+def _result(input: Any, value: Any) -> Result:
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise CallError(f"output is not JSON: {exc}") from exc
+    prompt = input if isinstance(input, str) else json.dumps(input, ensure_ascii=False)
+    return Result(value, text, estimate_tokens(prompt), estimate_tokens(text), True)

@@ -1,0 +1,219 @@
+"""`evaltool run`: run a model over a dataset, resume a run, or join one as a worker."""
+
+import asyncio
+import signal
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from evaltool import adapters, datasets, db, runs
+from evaltool.cli.output import echo_json, json_option
+from evaltool.errors import EvaltoolError
+from evaltool.progress import TaskProgress
+from evaltool.runner import CallOptions, Outcome, Worker
+from evaltool.runs import RunTarget
+
+EXIT_INTERRUPTED = 130
+
+
+@click.command(name="run")
+@click.argument("model", required=False)
+@click.argument("dataset", required=False)
+@click.option("--project", help="Project of the dataset (default: default).")
+@click.option("--name", help="A name for the run.")
+@click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.option("--notes", help="Free text kept with the run.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 4096),
+    default=8,
+    show_default=True,
+    help="Calls in flight at once.",
+)
+@click.option("--rpm", type=click.FloatRange(0, min_open=True), help="At most N requests a minute.")
+@click.option("--tpm", type=click.FloatRange(0, min_open=True), help="At most N tokens a minute.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds one call may take.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Retries of a call that failed on a 429, a 5xx, a timeout or the connection.",
+)
+@click.option("--limit", type=click.IntRange(1), help="Only the first N test cases (by id).")
+@click.option("--sample", type=click.IntRange(1), help="Only N test cases, sampled.")
+@click.option("--seed", help="Seed of --sample (the same seed draws the same sample).")
+@click.option("--prepare", is_flag=True, help="Create and queue the run, print its id, exit.")
+@click.option("--resume", type=int, metavar="RUN", help="Finish RUN: its unanswered test cases.")
+@click.option("--retry-errors", is_flag=True, help="With --resume: also redo error responses.")
+@click.option("--worker", type=int, metavar="RUN", help="Join RUN as one more worker.")
+@click.option(
+    "--lease",
+    type=click.FloatRange(1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a worker holds test cases without renewing; a dead worker's are taken over then.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@json_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    model: str | None,
+    dataset: str | None,
+    project: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    notes: str | None,
+    concurrency: int,
+    rpm: float | None,
+    tpm: float | None,
+    timeout: float,
+    max_retries: int,
+    limit: int | None,
+    sample: int | None,
+    seed: str | None,
+    prepare: bool,
+    resume: int | None,
+    retry_errors: bool,
+    worker: int | None,
+    lease: float,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run MODEL over DATASET and store one response per test case.
+
+    Each response keeps the output, latency, tokens (from the API, or estimated and marked
+    so) and cost at the price in force when the call was made. Calls that fail on a rate
+    limit (429, honouring Retry-After), a 5xx, a timeout or a dropped connection are retried
+    with exponential backoff; a call that still fails is stored as an error response. A
+    rejected API key stops the run (exit 2).
+
+    Ctrl-C (or SIGTERM) writes the finished responses, marks the run interrupted and exits
+    130; --resume RUN then does only what is left. Several machines can share one run:
+    create it with --prepare, then start `evaltool run --worker RUN` anywhere; each test
+    case is answered once.
+
+    \b
+    Examples:
+        evaltool run gpt-4o-mini golden-qa --concurrency 32 --rpm 500 --tag nightly
+        evaltool run my-classifier images:2 --sample 200 --seed 7
+        evaltool run --resume 42 --retry-errors
+        evaltool run gpt-4o-mini golden-qa --prepare      # prints the run id, e.g. 43
+        evaltool run --worker 43                           # on each worker machine
+    """
+    chosen = [model is not None, resume is not None, worker is not None]
+    if sum(chosen) != 1 or (model is not None) != (dataset is not None):
+        raise click.UsageError("give MODEL DATASET, or --resume RUN, or --worker RUN")
+    if retry_errors and resume is None:
+        raise click.UsageError("--retry-errors goes with --resume RUN")
+    if prepare and model is None:
+        raise click.UsageError("--prepare creates a new run: give MODEL DATASET")
+    options = CallOptions(concurrency, rpm, tpm, timeout, max_retries, lease)
+    with db.connect() as conn:
+        if model is not None and dataset is not None:
+            with conn.transaction():  # a model that cannot be called leaves no run behind
+                run_id = runs.create(
+                    conn,
+                    model,
+                    datasets.DatasetRef.parse(dataset, project),
+                    name=name,
+                    tags=tags,
+                    notes=notes,
+                    limit=limit,
+                    sample=sample,
+                    seed=seed,
+                    options=asdict(options),
+                )
+                target = runs.target(conn, run_id)
+                adapter = None if prepare else _adapter(target, concurrency)
+            if prepare:
+                _prepared(target, as_json)
+                return
+        else:
+            run_id = resume if resume is not None else worker
+            assert run_id is not None
+            if retry_errors:
+                runs.requeue_errors(conn, run_id)
+            target = runs.target(conn, run_id)
+            adapter = _adapter(target, concurrency)
+        assert adapter is not None
+        label = f"run {run_id} ({target.model} on {target.dataset})"
+        with TaskProgress(label, target.pending, enabled=not quiet) as progress:
+            outcome = asyncio.run(_work(db.database_url(), target, adapter, options, progress))
+        summary = runs.summary(conn, run_id)
+    if as_json:
+        echo_json({**summary, "worker": asdict(outcome)})
+    else:
+        _echo_summary(summary, outcome)
+    if outcome.fatal:
+        raise EvaltoolError(
+            f"run {run_id} stopped: {outcome.fatal}. Fix it, then: evaltool run --resume {run_id}"
+        )
+    if outcome.interrupted:
+        click.echo(
+            f"interrupted: {summary['pending']} test cases left; "
+            f"resume with: evaltool run --resume {run_id}",
+            err=True,
+        )
+        ctx.exit(EXIT_INTERRUPTED)
+
+
+def _adapter(target: RunTarget, concurrency: int) -> adapters.Adapter:
+    return adapters.create(target.snapshot, target.params, concurrency)
+
+
+async def _work(
+    url: str,
+    target: RunTarget,
+    adapter: adapters.Adapter,
+    options: CallOptions,
+    progress: TaskProgress,
+) -> Outcome:
+    conn = await db.connect_async(url)
+    async with conn:
+        worker = Worker(conn, target.id, target.model_id, adapter, options, progress)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.stop)
+        try:
+            return await worker.work()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+
+def _prepared(target: RunTarget, as_json: bool) -> None:
+    if as_json:
+        echo_json({"run_id": target.id, "pending": target.pending})
+        return
+    click.echo(f"run {target.id}: {target.pending:,} test cases queued")
+    click.echo(f"start workers with: evaltool run --worker {target.id}")
+
+
+def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
+    click.echo(
+        f"run {s['run_id']} {s['status']}: {s['model']} on {s['dataset']}:{s['dataset_version']}"
+    )
+    click.echo(
+        f"  {s['test_cases']:,} test cases: {s['ok']:,} ok, {s['errors']:,} errors, "
+        f"{s['pending']:,} pending"
+    )
+    if s["input_tokens"] is not None:
+        cost = f"${s['cost_usd']:,.6f}" if s["cost_usd"] is not None else "no price set"
+        click.echo(
+            f"  tokens: {s['input_tokens']:,} in, {s['output_tokens'] or 0:,} out; cost: {cost}"
+        )
+    if s["latency_p50_ms"] is not None:
+        click.echo(
+            f"  latency: p50 {s['latency_p50_ms']:,.0f} ms, p95 {s['latency_p95_ms']:,.0f} ms"
+        )
+    for message in outcome.error_samples[:3]:
+        click.echo(f"  error: {message[:200]}")

@@ -1,0 +1,177 @@
+-- run_create --
+-- A new pending run of a model over a dataset, with a snapshot of the model (and its price
+-- and parameters in force now) taken at creation, so workers call what was asked for even
+-- when the registry changes later.
+INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
+                          git_revision, created_by, tags, notes, metadata)
+SELECT m.id, %(dataset_id)s, %(name)s, 'pending',
+       to_jsonb(m) || jsonb_build_object('pricing', (
+           SELECT jsonb_build_object('input_usd_per_mtok', p.input_usd_per_mtok,
+                                     'output_usd_per_mtok', p.output_usd_per_mtok,
+                                     'valid_from', p.valid_from)
+           FROM evaltool.model_pricing p
+           WHERE p.model_id = m.id AND p.valid_from <= now()
+             AND (p.valid_to IS NULL OR p.valid_to > now()))),
+       coalesce((SELECT pa.params FROM evaltool.model_params pa
+                 WHERE pa.model_id = m.id AND pa.valid_from <= now()
+                   AND (pa.valid_to IS NULL OR pa.valid_to > now())), '{}'),
+       %(git_revision)s,
+       coalesce(nullif(current_setting('evaltool.actor', true), ''), current_user),
+       %(tags)s, %(notes)s, %(metadata)s
+FROM evaltool.model m
+WHERE m.name = %(model)s
+RETURNING id
+
+-- run_queue --
+-- Queues the dataset's live test cases for a new run: all of them, the first %(limit)s by
+-- id, or %(limit)s sampled by a seeded hash order (the same sample on every machine).
+INSERT INTO evaltool.run_task (run_id, prompt_id)
+SELECT %(run_id)s, p.id
+FROM evaltool.prompt p
+WHERE p.dataset_id = %(dataset_id)s AND p.deleted_at IS NULL
+ORDER BY CASE WHEN %(seed)s::text IS NOT NULL
+              THEN md5(%(seed)s::text || encode(p.prompt_hash, 'hex')) END,
+         p.id
+LIMIT %(limit)s
+
+-- run_for_work --
+-- What a worker needs to know of a run.
+SELECT r.id, r.status, r.model_id, r.model_snapshot, r.params, m.name AS model,
+       d.name AS dataset, d.version AS dataset_version,
+       (SELECT count(*) FROM evaltool.run_task t WHERE t.run_id = r.id) AS pending,
+       (SELECT count(*) FROM evaltool.response s WHERE s.run_id = r.id) AS answered
+FROM evaltool.run r
+JOIN evaltool.model m ON m.id = r.model_id
+JOIN evaltool.dataset d ON d.id = r.dataset_id
+WHERE r.id = %(run_id)s
+
+-- run_requeue_errors --
+-- Queues again the test cases whose response is an error (for --retry-errors).
+INSERT INTO evaltool.run_task (run_id, prompt_id)
+SELECT run_id, prompt_id FROM evaltool.response
+WHERE run_id = %(run_id)s AND status = 'error'
+ON CONFLICT (run_id, prompt_id) DO NOTHING
+
+-- run_start --
+-- Marks the run running (the first worker sets started_at).
+UPDATE evaltool.run
+SET status = 'running', started_at = coalesce(started_at, now()), finished_at = NULL
+WHERE id = %(run_id)s AND status <> 'running'
+
+-- run_complete --
+-- Marks the run completed once nothing is left in its queue; any worker may be the last.
+UPDATE evaltool.run
+SET status = 'completed', finished_at = now()
+WHERE id = %(run_id)s AND status <> 'completed'
+  AND NOT EXISTS (SELECT FROM evaltool.run_task WHERE run_id = %(run_id)s)
+
+-- run_stop --
+-- Marks the run interrupted or failed, unless another worker still holds live leases on it.
+UPDATE evaltool.run
+SET status = %(status)s, finished_at = greatest(now(), started_at),
+    metadata = CASE WHEN %(error)s::text IS NULL THEN metadata
+                    ELSE metadata || jsonb_build_object('error', %(error)s::text) END
+WHERE id = %(run_id)s AND status = 'running'
+  AND NOT EXISTS (SELECT FROM evaltool.run_task
+                  WHERE run_id = %(run_id)s AND lease_expires_at > now())
+
+-- task_claim --
+-- Leases up to %(n)s free test cases of the run (never leased, or their lease expired),
+-- skipping rows another worker is claiming at this moment.
+WITH picked AS (
+    SELECT prompt_id FROM evaltool.run_task
+    WHERE run_id = %(run_id)s AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    ORDER BY prompt_id
+    LIMIT %(n)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE evaltool.run_task t
+    SET leased_by = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease_s)s),
+        claims = t.claims + 1
+    FROM picked
+    WHERE t.run_id = %(run_id)s AND t.prompt_id = picked.prompt_id
+    RETURNING t.prompt_id
+)
+SELECT c.prompt_id, p.input::text
+FROM claimed c
+JOIN evaltool.prompt p ON p.id = c.prompt_id
+ORDER BY c.prompt_id
+
+-- task_renew --
+-- Extends this worker's leases: the heartbeat that tells other workers it is alive.
+UPDATE evaltool.run_task
+SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
+WHERE run_id = %(run_id)s AND leased_by = %(worker)s
+
+-- task_release --
+-- Gives back the leases of one worker (this one on interrupt, or a dead one).
+UPDATE evaltool.run_task
+SET leased_by = NULL, lease_expires_at = NULL
+WHERE run_id = %(run_id)s AND leased_by = %(worker)s
+
+-- task_state --
+-- Test cases left in the queue, and the live leases on them by worker.
+SELECT count(*) AS pending,
+       coalesce(array_agg(DISTINCT leased_by) FILTER (WHERE lease_expires_at > now()),
+                '{}') AS live_workers
+FROM evaltool.run_task
+WHERE run_id = %(run_id)s
+
+-- result_stage --
+-- Where a worker's finished calls wait for the next flush (emptied by each commit).
+CREATE TEMP TABLE IF NOT EXISTS evaltool_result (
+    prompt_id        bigint NOT NULL,
+    status           text NOT NULL,
+    output           jsonb,
+    output_text      text,
+    error            text,
+    latency_ms       double precision,
+    input_tokens     integer,
+    output_tokens    integer,
+    tokens_estimated boolean NOT NULL,
+    attempts         integer NOT NULL,
+    metadata         jsonb NOT NULL,
+    started_at       timestamptz NOT NULL
+) ON COMMIT DELETE ROWS
+
+-- result_copy --
+COPY pg_temp.evaltool_result (prompt_id, status, output, output_text, error, latency_ms,
+                              input_tokens, output_tokens, tokens_estimated, attempts,
+                              metadata, started_at)
+FROM STDIN
+
+-- result_write --
+-- Writes the staged results whose lease this worker still holds, and takes them off the
+-- queue in the same statement; a result whose lease another worker took over is dropped,
+-- so each test case is answered once. An earlier error response is replaced (resume with
+-- --retry-errors), an ok response never. Cost is computed at the price in force when the
+-- call started.
+WITH mine AS (
+    DELETE FROM evaltool.run_task t
+    USING pg_temp.evaltool_result r
+    WHERE t.run_id = %(run_id)s AND t.prompt_id = r.prompt_id AND t.leased_by = %(worker)s
+    RETURNING t.prompt_id
+)
+INSERT INTO evaltool.response AS old
+    (run_id, prompt_id, status, output, output_text, error, latency_ms, input_tokens,
+     output_tokens, tokens_estimated, cost_usd, attempts, metadata, started_at)
+SELECT %(run_id)s, r.prompt_id, r.status, r.output, r.output_text, r.error, r.latency_ms,
+       r.input_tokens, r.output_tokens, r.tokens_estimated,
+       evaltool.call_cost_usd(%(model_id)s, r.started_at, r.input_tokens, r.output_tokens),
+       r.attempts, r.metadata, r.started_at
+FROM pg_temp.evaltool_result r
+JOIN mine USING (prompt_id)
+ON CONFLICT (run_id, prompt_id) DO UPDATE
+SET status = excluded.status, output = excluded.output, output_text = excluded.output_text,
+    error = excluded.error, latency_ms = excluded.latency_ms,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+    tokens_estimated = excluded.tokens_estimated, cost_usd = excluded.cost_usd,
+    attempts = old.attempts + excluded.attempts, metadata = excluded.metadata,
+    started_at = excluded.started_at
+WHERE old.status = 'error'
+RETURNING status = 'ok'
+
+-- run_summary --
+-- The run's totals, from the run_summary view.
+SELECT * FROM evaltool.run_summary WHERE run_id = %(run_id)s

@@ -1,0 +1,337 @@
+"""A worker: answers a run's queued test cases with a model and writes the responses.
+
+One coordinating loop talks to the database: it claims test cases under leases (FOR UPDATE
+SKIP LOCKED, so any number of workers can share a run), renews the leases while it lives,
+and writes finished calls in batches through COPY. `concurrency` callers make the model
+calls, within the request and token rate limits, retrying what can succeed later.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from evaltool import queries
+from evaltool.adapters import Adapter, CallError, Result, estimate_tokens
+from evaltool.ratelimit import RateLimit
+
+FLUSH_ROWS = 500  # results a flush writes at most...
+FLUSH_S = 0.5  # ...and how long a finished result waits at most
+POLL_S = 1.0  # between claims that found nothing
+RETRY_BASE_S = 0.5
+RETRY_CAP_S = 30.0
+RETRY_AFTER_CAP_S = 600.0
+
+
+@dataclass
+class CallOptions:
+    """How a worker calls the model (each worker process has its own limits)."""
+
+    concurrency: int = 8
+    rpm: float | None = None
+    tpm: float | None = None
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    lease_s: float = 60.0
+
+
+@dataclass
+class Outcome:
+    """What one worker did."""
+
+    worker: str
+    ok: int = 0
+    errors: int = 0
+    dropped: int = 0  # finished after another worker took the lease over; not written
+    interrupted: bool = False
+    fatal: str | None = None
+    error_samples: list[str] = field(default_factory=list)
+
+
+class _Fatal(Exception):
+    """A failure every call would share (a rejected key): stop the worker."""
+
+
+class Worker:
+    """Answers the queued test cases of one run until none are left or it is stopped."""
+
+    def __init__(
+        self,
+        conn: psycopg.AsyncConnection,
+        run_id: int,
+        model_id: int,
+        adapter: Adapter,
+        options: CallOptions,
+        on_written: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.run_id = run_id
+        self.model_id = model_id
+        self.adapter = adapter
+        self.options = options
+        self.on_written = on_written
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.outcome = Outcome(self.worker_id)
+        self._rpm = RateLimit(options.rpm) if options.rpm else None
+        self._tpm = RateLimit(options.tpm) if options.tpm else None
+        self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._results: list[tuple[Any, ...]] = []
+        self._outstanding = 0  # claimed and not finished
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Stop soon: abandon calls in flight, write what is finished, release the rest."""
+        if not self._stopping:
+            self._stopping = True
+            self.outcome.interrupted = True
+            self._wake.set()
+
+    async def work(self) -> Outcome:
+        """Work until the run's queue is empty, `stop()` is called, or a fatal error."""
+        p = {"run_id": self.run_id, "worker": self.worker_id, "lease_s": self.options.lease_s}
+        await self.conn.execute(queries.get("result_stage"))
+        await self.conn.execute(queries.get("run_start"), p)
+        await self.conn.commit()
+        callers = [asyncio.create_task(self._caller()) for _ in range(self.options.concurrency)]
+        try:
+            await self._coordinate()
+        finally:
+            for task in callers:
+                task.cancel()
+            await asyncio.gather(*callers, return_exceptions=True)
+            await self.adapter.aclose()
+        await self._flush()
+        if self._stopping:
+            await self.conn.execute(queries.get("task_release"), p)
+            status = "failed" if self.outcome.fatal else "interrupted"
+            await self.conn.execute(
+                queries.get("run_stop"), {**p, "status": status, "error": self.outcome.fatal}
+            )
+        else:
+            await self.conn.execute(queries.get("run_complete"), p)
+        await self.conn.commit()
+        return self.outcome
+
+    async def _coordinate(self) -> None:
+        p = {"run_id": self.run_id, "worker": self.worker_id, "lease_s": self.options.lease_s}
+        last_flush = last_renew = time.monotonic()
+        next_claim = 0.0
+        drained = False  # the last claim found nothing free
+        want = max(2 * self.options.concurrency, 16)
+        while not self._stopping:
+            now = time.monotonic()
+            if self._results and (len(self._results) >= FLUSH_ROWS or now - last_flush >= FLUSH_S):
+                await self._flush()
+                last_flush = now
+            if now - last_renew >= self.options.lease_s / 3:
+                await self.conn.execute(queries.get("task_renew"), p)
+                await self.conn.commit()
+                last_renew = now
+            if self._queue.qsize() < self.options.concurrency and now >= next_claim:
+                cur = await self.conn.execute(queries.get("task_claim"), {**p, "n": want})
+                claimed = await cur.fetchall()
+                await self.conn.commit()
+                for row in claimed:
+                    self._queue.put_nowait(row)
+                self._outstanding += len(claimed)
+                drained = not claimed
+                if drained:
+                    next_claim = now + POLL_S
+            if drained and self._outstanding == 0:
+                if await self._queue_is_done(p):
+                    return
+                drained = False  # others hold leases: look again at the next claim
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.05)
+
+    async def _queue_is_done(self, p: dict[str, Any]) -> bool:
+        """True when the run has nothing left; otherwise frees the leases of dead workers of
+        this host, so a resume after a crash need not wait for them to expire."""
+        await self._flush()
+        cur = await self.conn.execute(queries.get("task_state"), p)
+        row = await cur.fetchone()
+        assert row is not None
+        pending, live = row
+        for worker in live:
+            if _dead_here(worker):
+                await self.conn.execute(queries.get("task_release"), {**p, "worker": worker})
+        await self.conn.commit()
+        return pending == 0
+
+    async def _caller(self) -> None:
+        while True:
+            prompt_id, input_text = await self._queue.get()
+            if self._queue.qsize() < self.options.concurrency:
+                self._wake.set()
+            try:
+                row = await self._answer(prompt_id, input_text)
+            except _Fatal as exc:
+                self.outcome.fatal = str(exc)
+                self.stop()
+                return
+            self._results.append(row)
+            self._outstanding -= 1
+            if len(self._results) >= FLUSH_ROWS or self._outstanding == 0:
+                self._wake.set()
+
+    async def _answer(self, prompt_id: int, input_text: str) -> tuple[Any, ...]:
+        input = json.loads(input_text)
+        attempts = 0
+        while True:
+            attempts += 1
+            estimate = estimate_tokens(input_text) if self._tpm else 0
+            if self._rpm:
+                await self._rpm.acquire()
+            if self._tpm:
+                await self._tpm.acquire(estimate)
+            started = datetime.now(UTC)
+            t0 = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.options.timeout_s):
+                    result = await self.adapter.call(input)
+            except TimeoutError:
+                error = CallError(f"timed out after {self.options.timeout_s:g} s", retryable=True)
+            except CallError as exc:
+                error = exc
+            except Exception as exc:  # an adapter bug must not stop the other calls
+                error = CallError(f"{type(exc).__name__}: {exc}")
+            else:
+                latency_ms = (time.perf_counter() - t0) * 1000
+                if self._tpm:
+                    used = (result.input_tokens or 0) + (result.output_tokens or 0)
+                    self._tpm.adjust(used - estimate)
+                return _ok_row(prompt_id, result, latency_ms, attempts, started)
+            if error.fatal:
+                raise _Fatal(str(error))
+            if not error.retryable or attempts > self.options.max_retries:
+                latency_ms = (time.perf_counter() - t0) * 1000
+                return _error_row(prompt_id, str(error), latency_ms, attempts, started)
+            await asyncio.sleep(_backoff(attempts, error.retry_after))
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        rows, self._results = self._results, []
+        async with self.conn.cursor() as cur:
+            async with cur.copy(queries.get("result_copy")) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+            await cur.execute(
+                queries.get("result_write"),
+                {"run_id": self.run_id, "worker": self.worker_id, "model_id": self.model_id},
+            )
+            written = [ok for (ok,) in await cur.fetchall()]
+        await self.conn.commit()
+        ok = sum(written)
+        self.outcome.ok += ok
+        self.outcome.errors += len(written) - ok
+        self.outcome.dropped += len(rows) - len(written)
+        for row in rows:
+            if row[1] == "error" and len(self.outcome.error_samples) < 5:
+                self.outcome.error_samples.append(row[4])
+        if self.on_written:
+            self.on_written(ok, len(written) - ok)
+
+
+def _ok_row(
+    prompt_id: int, result: Result, latency_ms: float, attempts: int, started: datetime
+) -> tuple[Any, ...]:
+    try:
+        output = _json_text(result.output)
+        metadata = _json_text(result.metadata or {})
+    except ValueError as exc:
+        return _error_row(
+            prompt_id, f"output is not storable JSON: {exc}", latency_ms, attempts, started
+        )
+    text = result.output_text
+    return (
+        prompt_id,
+        "ok",
+        output,
+        _no_nul(text) if text is not None else None,
+        None,
+        latency_ms,
+        result.input_tokens,
+        result.output_tokens,
+        result.tokens_estimated,
+        attempts,
+        metadata,
+        started,
+    )
+
+
+def _error_row(
+    prompt_id: int, message: str, latency_ms: float, attempts: int, started: datetime
+) -> tuple[Any, ...]:
+    message = _no_nul(message) or "error"
+    return (
+        prompt_id,
+        "error",
+        None,
+        None,
+        message,
+        latency_ms,
+        None,
+        None,
+        False,
+        attempts,
+        "{}",
+        started,
+    )
+
+
+def _json_text(value: Any) -> str:
+    """JSON text that jsonb accepts: no NaN or Infinity, and no \\u0000 (replaced by U+FFFD)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if "\\u0000" in text:
+        text = json.dumps(_strip_nul(value), ensure_ascii=False, allow_nan=False)
+    return text
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return _no_nul(value)
+    if isinstance(value, dict):
+        return {_no_nul(str(k)): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter; never shorter than the server's Retry-After."""
+    delay = random.uniform(0, min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP_S))
+    return delay
+
+
+def _dead_here(worker: str) -> bool:
+    """Whether a worker id (host:pid:nonce) names a process of this host that is gone."""
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

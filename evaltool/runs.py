@@ -1,0 +1,127 @@
+"""Runs: creating one with its queue of test cases, preparing a resume, and its summary."""
+
+import secrets
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from evaltool import datasets, queries
+from evaltool.errors import EvaltoolError
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """A run as a worker needs it."""
+
+    id: int
+    status: str
+    model_id: int
+    model: str
+    dataset: str
+    snapshot: dict[str, Any]
+    params: dict[str, Any]
+    pending: int
+    answered: int
+
+
+def create(
+    conn: psycopg.Connection,
+    model: str,
+    dataset: datasets.DatasetRef,
+    *,
+    name: str | None = None,
+    tags: tuple[str, ...] = (),
+    notes: str | None = None,
+    limit: int | None = None,
+    sample: int | None = None,
+    seed: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> int:
+    """Create a pending run of MODEL over DATASET with its test cases queued; returns its id.
+
+    `limit` takes the first test cases by id; `sample` takes that many in an order seeded by
+    `seed` (random when not given, and recorded so the sample can be drawn again).
+    """
+    if sample is not None and limit is not None:
+        raise EvaltoolError("--limit and --sample are alternatives: give one")
+    if sample is not None and seed is None:
+        seed = secrets.token_hex(4)
+    metadata: dict[str, Any] = {"options": options or {}}
+    if sample is not None:
+        metadata["sample"] = {"n": sample, "seed": seed}
+    if limit is not None:
+        metadata["limit"] = limit
+    with conn.transaction():
+        found = datasets.find(conn, dataset)
+        row = conn.execute(
+            queries.get("run_create"),
+            {
+                "model": model,
+                "dataset_id": found.id,
+                "name": name,
+                "git_revision": git_revision(),
+                "tags": list(tags),
+                "notes": notes,
+                "metadata": Jsonb(metadata),
+            },
+        ).fetchone()
+        if row is None:
+            raise EvaltoolError(f"no model named {model!r}: see evaltool models list")
+        run_id = int(row[0])
+        queued = conn.execute(
+            queries.get("run_queue"),
+            {
+                "run_id": run_id,
+                "dataset_id": found.id,
+                "seed": seed if sample is not None else None,
+                "limit": sample if sample is not None else limit,
+            },
+        ).rowcount
+        if queued == 0:
+            raise EvaltoolError(f"dataset {dataset} has no test cases to run")
+    return run_id
+
+
+def target(conn: psycopg.Connection, run_id: int) -> RunTarget:
+    """The run with its model snapshot, parameters and queue size."""
+    row = conn.execute(queries.get("run_for_work"), {"run_id": run_id}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"no run {run_id}")
+    rid, status, model_id, snapshot, params, model, dataset, version, pending, answered = row
+    return RunTarget(
+        rid, status, model_id, model, f"{dataset}:{version}", snapshot, params, pending, answered
+    )
+
+
+def requeue_errors(conn: psycopg.Connection, run_id: int) -> int:
+    """Queue the run's error responses again; they are replaced when answered."""
+    with conn.transaction():
+        return conn.execute(queries.get("run_requeue_errors"), {"run_id": run_id}).rowcount
+
+
+def summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    """The run's row of the run_summary view."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
+    assert row is not None
+    return row
+
+
+def git_revision() -> str | None:
+    """The commit checked out in the current directory (with -dirty when it has changes), or
+    None outside a git work tree."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return described.stdout.strip() or None

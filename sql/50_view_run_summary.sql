@@ -1,0 +1,68 @@
+-- requires: 0004_run_task
+-- evaltool.run_summary: one row per run with its counts, tokens, cost and latency.
+CREATE OR REPLACE VIEW evaltool.run_summary AS
+SELECT r.id AS run_id,
+       r.name,
+       m.name AS model,
+       d.name AS dataset,
+       d.version AS dataset_version,
+       r.status,
+       coalesce(s.responses, 0) + coalesce(t.pending, 0) AS test_cases,
+       coalesce(s.ok, 0) AS ok,
+       coalesce(s.errors, 0) AS errors,
+       coalesce(t.pending, 0) AS pending,
+       s.input_tokens,
+       s.output_tokens,
+       s.cost_usd,
+       s.latency_p50_ms,
+       s.latency_p95_ms,
+       r.tags,
+       r.created_by,
+       r.created_at,
+       r.started_at,
+       r.finished_at,
+       r.finished_at - r.started_at AS duration
+FROM evaltool.run r
+JOIN evaltool.model m ON m.id = r.model_id
+JOIN evaltool.dataset d ON d.id = r.dataset_id
+LEFT JOIN LATERAL (
+    SELECT count(*) AS responses,
+           count(*) FILTER (WHERE x.status = 'ok') AS ok,
+           count(*) FILTER (WHERE x.status = 'error') AS errors,
+           sum(x.input_tokens) AS input_tokens,
+           sum(x.output_tokens) AS output_tokens,
+           sum(x.cost_usd) AS cost_usd,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY x.latency_ms)
+               FILTER (WHERE x.status = 'ok') AS latency_p50_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY x.latency_ms)
+               FILTER (WHERE x.status = 'ok') AS latency_p95_ms
+    FROM evaltool.response x
+    WHERE x.run_id = r.id
+) s ON true
+LEFT JOIN LATERAL (
+    SELECT count(*) AS pending FROM evaltool.run_task k WHERE k.run_id = r.id
+) t ON true;
+
+COMMENT ON VIEW evaltool.run_summary IS
+    'One row per run: test cases, ok and error responses, pending test cases, tokens, cost and latency percentiles of ok responses.';
+COMMENT ON COLUMN evaltool.run_summary.run_id IS 'The run.';
+COMMENT ON COLUMN evaltool.run_summary.name IS 'Run name, if given.';
+COMMENT ON COLUMN evaltool.run_summary.model IS 'Registry name of the model.';
+COMMENT ON COLUMN evaltool.run_summary.dataset IS 'Dataset name.';
+COMMENT ON COLUMN evaltool.run_summary.dataset_version IS 'Dataset version.';
+COMMENT ON COLUMN evaltool.run_summary.status IS 'Run status: pending, running, completed, failed or interrupted.';
+COMMENT ON COLUMN evaltool.run_summary.test_cases IS 'Test cases of the run: answered plus pending.';
+COMMENT ON COLUMN evaltool.run_summary.ok IS 'Responses with status ok.';
+COMMENT ON COLUMN evaltool.run_summary.errors IS 'Responses with status error (calls that failed after retries).';
+COMMENT ON COLUMN evaltool.run_summary.pending IS 'Test cases still queued (not answered yet).';
+COMMENT ON COLUMN evaltool.run_summary.input_tokens IS 'Input tokens over all responses (some may be estimates).';
+COMMENT ON COLUMN evaltool.run_summary.output_tokens IS 'Output tokens over all responses (some may be estimates).';
+COMMENT ON COLUMN evaltool.run_summary.cost_usd IS 'Cost in USD over all responses, at the prices in force at each call.';
+COMMENT ON COLUMN evaltool.run_summary.latency_p50_ms IS 'Median latency of ok responses, in milliseconds.';
+COMMENT ON COLUMN evaltool.run_summary.latency_p95_ms IS '95th percentile latency of ok responses, in milliseconds.';
+COMMENT ON COLUMN evaltool.run_summary.tags IS 'Run tags.';
+COMMENT ON COLUMN evaltool.run_summary.created_by IS 'Who created the run.';
+COMMENT ON COLUMN evaltool.run_summary.created_at IS 'When the run was created.';
+COMMENT ON COLUMN evaltool.run_summary.started_at IS 'When the first worker started.';
+COMMENT ON COLUMN evaltool.run_summary.finished_at IS 'When the run completed, failed or was interrupted.';
+COMMENT ON COLUMN evaltool.run_summary.duration IS 'finished_at - started_at.';
