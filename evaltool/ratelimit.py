@@ -7,8 +7,9 @@ import time
 class RateLimit:
     """At most `per_minute` units a minute, spread evenly: bursts up to one second's worth.
 
-    A caller may take more than is available (a long prompt against a token limit): the
-    bucket goes into debt and later callers wait it out, so the average rate holds.
+    A caller that needs more than a burst (a long prompt against a token limit) waits for
+    a full bucket and takes the rest as debt, which later callers wait out, so the average
+    rate holds.
     """
 
     def __init__(self, per_minute: float) -> None:
@@ -21,14 +22,16 @@ class RateLimit:
         self._lock = asyncio.Lock()
 
     async def acquire(self, amount: float = 1.0) -> None:
-        """Wait until the bucket is out of debt, then take `amount` (first come, first served)."""
+        """Wait until `amount` (at most a burst) is available, then take it; first come,
+        first served."""
+        need = min(amount, self.burst)
         async with self._lock:
             while True:
                 self._refill()
-                if self.level >= 0:
+                if self.level >= need:
                     self.level -= amount
                     return
-                await asyncio.sleep(-self.level / self.rate)
+                await asyncio.sleep((need - self.level) / self.rate)
 
     def adjust(self, amount: float) -> None:
         """Take `amount` more (or give back, when negative) once the true cost is known."""

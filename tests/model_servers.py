@@ -1,0 +1,159 @@
+"""A real HTTP server on 127.0.0.1 speaking the OpenAI and Anthropic wire formats.
+
+The test chooses each answer through the question (the last user turn): its first word
+picks a behaviour, so one dataset exercises everything in one run.
+
+    429once    429 with Retry-After: 1 on the first request, then an answer
+    429date    the same, Retry-After given as an HTTP date 1 to 2 s ahead
+    503twice   503 twice, then an answer
+    500always  500, always
+    drop       the connection is closed without an answer, once
+    slow       answers after 3 s
+    malformed  200 with a body that is not JSON
+    noshape    200 with JSON that is not a completion
+    badreq     400 (not worth retrying)
+    anything else: an answer, "ANSWER: <question>"
+"""
+
+import json
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class ModelServer:
+    """Serves /v1/chat/completions (OpenAI) and /v1/messages (Anthropic) in a thread."""
+
+    def __init__(self, *, delay: float = 0.0, api_key: str | None = None) -> None:
+        self.delay = delay
+        self.api_key = api_key  # when set, requests without it get 401
+        self.requests: list[dict[str, Any]] = []
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server._handle(self, body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ModelServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def questions(self) -> list[str]:
+        """The question of every request received, in order."""
+        return [r["question"] for r in self.requests]
+
+    def _handle(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        anthropic = h.path.endswith("/messages")
+        question = str(body["messages"][-1]["content"])
+        with self._lock:
+            attempt = self._seen[question] = self._seen.get(question, 0) + 1
+            self.requests.append(
+                {
+                    "path": h.path,
+                    "headers": {k.lower(): v for k, v in h.headers.items()},
+                    "body": body,
+                    "question": question,
+                    "at": time.monotonic(),
+                }
+            )
+        if self.delay:
+            time.sleep(self.delay)
+        auth = h.headers.get("x-api-key") if anthropic else h.headers.get("Authorization")
+        expected = self.api_key if anthropic else f"Bearer {self.api_key}"
+        word = question.split(" ", 1)[0]
+        if self.api_key and auth != expected:
+            return _send(h, 401, {"error": {"message": "invalid api key"}})
+        if word == "429once" and attempt == 1:
+            return _send(h, 429, {"error": {"message": "rate limited"}}, {"Retry-After": "1"})
+        if word == "429date" and attempt == 1:
+            return _send(h, 429, {}, {"Retry-After": formatdate(time.time() + 2, usegmt=True)})
+        if word == "503twice" and attempt <= 2:
+            return _send(h, 503, {"error": {"message": "overloaded"}})
+        if word == "500always":
+            return _send(h, 500, {"error": {"message": "internal error"}})
+        if word == "drop" and attempt == 1:
+            h.close_connection = True
+            h.connection.shutdown(2)
+            return None
+        if word == "slow":
+            time.sleep(3)
+        if word == "malformed":
+            return _send(h, 200, b"<html>upstream hiccup</html>")
+        if word == "noshape":
+            return _send(h, 200, {"foo": 1})
+        if word == "badreq":
+            return _send(h, 400, {"error": {"message": "context length exceeded"}})
+        text = f"ANSWER: {question}"
+        if anthropic:
+            return _send(
+                h,
+                200,
+                {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn",
+                    "usage": {"input_tokens": len(question), "output_tokens": len(text)},
+                },
+            )
+        return _send(
+            h,
+            200,
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": len(question), "completion_tokens": len(text)},
+            },
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 delays the 6th concurrent connect by ~1 s
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that timed out and hung up is part of the tests
+
+
+def _send(
+    h: BaseHTTPRequestHandler,
+    status: int,
+    body: dict[str, Any] | bytes,
+    headers: dict[str, str] | None = None,
+) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        h.send_header(name, value)
+    h.end_headers()
+    h.wfile.write(data)
