@@ -20,13 +20,19 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## demo: start the embedded PostgreSQL, migrate, load the example test cases, show them
+## demo: on the embedded PostgreSQL, load the example test cases, run two local model
+## versions over them and show where they differ
 demo: install
 	$(BIN)/evaltool db up
 	$(BIN)/evaltool db migrate
 	$(BIN)/evaltool load prompts examples/qa.jsonl --dataset demo-qa
-	$(BIN)/evaltool datasets show demo-qa
-	$(BIN)/evaltool db health
+	$(BIN)/evaltool models add demo-v1 --adapter python --model-id examples.qa_models:v1 --exist-ok
+	$(BIN)/evaltool models add demo-v2 --adapter python --model-id examples.qa_models:v2 --exist-ok
+	$(BIN)/evaltool models price demo-v1 --input-per-mtok 0.15 --output-per-mtok 0.60
+	$(BIN)/evaltool models price demo-v2 --input-per-mtok 0.25 --output-per-mtok 1.00
+	$(BIN)/evaltool run demo-v1 demo-qa --tag demo
+	$(BIN)/evaltool run demo-v2 demo-qa --tag demo
+	$(BIN)/evaltool db psql -f examples/demo_compare.sql
 
 ## migrate: apply migrations and re-apply sql/ (EVALTOOL_DATABASE_URL or the embedded server)
 migrate: install

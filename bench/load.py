@@ -31,15 +31,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from evaltool import config, db, embedded, migrate  # noqa: E402
+from bench import benchdb  # noqa: E402
+from evaltool import config, db, embedded  # noqa: E402
 
-BENCH_DB = "evaltool_bench"
 COLUMNS = "(external_id, input, expected, tags)"
 WORDS = [
     "the",
@@ -132,21 +131,9 @@ CREATE TRIGGER audit_insert AFTER INSERT ON public.bench_mirror REFERENCING NEW 
 """
 
 
-def bench_url(admin_url: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(admin_url)
-    params["dbname"] = BENCH_DB
-    return psycopg.conninfo.make_conninfo(**params)
-
-
 def fresh_database(admin_url: str) -> str:
-    """Drop and re-create the bench database, migrated, with the target tables."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    url = bench_url(admin_url)
-    migrate.migrate(url)
+    """The bench database, migrated, with the target tables."""
+    url = benchdb.fresh_database(admin_url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO evaltool.dataset (project_id, name) VALUES (1, 'limit')")
         for ddl in (PLAIN_TABLE, HASHED_TABLE, MIRROR_TABLE):
@@ -302,8 +289,7 @@ def main() -> None:
         results[method] = run_worker(method, url, jsonl, copy)
         print(f" {results[method]['seconds']:.1f} s", flush=True)
     small = run_worker("evaltool-small", url, small_jsonl, small_copy)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+    benchdb.drop_database(admin)
 
     print(f"\n{'method':<14}{'seconds':>9}{'rows/s':>11}{'peak MB':>9}  ratios")
     for method, r in results.items():

@@ -68,8 +68,13 @@ def add(
     params: dict[str, Any] | None = None,
     is_reference: bool = False,
     description: str | None = None,
-) -> int:
-    """Register a model (with its first parameters); returns its id."""
+    exist_ok: bool = False,
+) -> bool:
+    """Register a model (with its first parameters); returns whether it was created.
+
+    With `exist_ok`, a model of that name with the same adapter and model id is left as it
+    is (scripts can register what they need every time); any other clash is an error.
+    """
     if base_url and (urlsplit(base_url).username or urlsplit(base_url).password):
         raise EvaltoolError(
             "--base-url must not hold credentials: adapters read API keys "
@@ -106,13 +111,21 @@ def add(
                     },
                 ).fetchone()
         except psycopg.errors.UniqueViolation as exc:
+            same = conn.execute(
+                queries.get("model_same"),
+                {"name": name, "adapter": adapter, "model_id": model_id or name},
+            ).fetchone()
+            if exist_ok and same:
+                return False
             raise EvaltoolError(
-                f"a model named {name!r} exists: see evaltool models show {name}"
+                f"a model named {name!r} exists"
+                + (" with another adapter or model id" if exist_ok else "")
+                + f": see evaltool models show {name}"
             ) from exc
         assert made is not None
         if params:
             set_params(conn, name, params)
-        return made[0]
+        return True
 
 
 def set_price(

@@ -2,8 +2,6 @@
 
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
@@ -12,6 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.terminal import run_on_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -41,24 +41,8 @@ def make_file(path: Path, rows: int) -> Path:
 def test_progress_shows_on_a_terminal_only(db_url: str, tmp_path: Path) -> None:
     source = make_file(tmp_path / "a.jsonl", 2000)
     command = [sys.executable, "-m", "evaltool", "load", "prompts", str(source), "-d", "qa"]
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        command, env=env_for(db_url), stdout=subprocess.PIPE, stderr=secondary, text=True
-    )
-    os.close(secondary)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([primary], [], [], 60)
-        try:
-            chunk = os.read(primary, 4096) if ready else b""
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout, _ = proc.communicate(timeout=60)
-    os.close(primary)
-    assert proc.returncode == 0
+    returncode, stdout, seen = run_on_terminal(command, env_for(db_url))
+    assert returncode == 0
     assert b"loading prompts: " in seen and b" rows/s " in seen and b" MB" in seen
     assert stdout.startswith("prompts: 2,000 read, 2,000 inserted")
 

@@ -350,3 +350,14 @@ def test_costs_are_null_without_a_price(
     assert isinstance(
         conn.execute("SELECT sum(input_tokens) FROM evaltool.response").fetchone()[0], int | Decimal
     )
+
+
+def test_models_add_exist_ok(run_cli: RunCli) -> None:
+    args = ["models", "add", "v1", "--adapter", "python", "--model-id", "examples.qa_models:v1"]
+    assert run_cli(*args).stdout == "registered model v1 (python)\n"
+    again = run_cli(*args, "--exist-ok")
+    assert (again.exit_code, again.stdout) == (0, "kept existing model v1 (python)\n")
+    assert run_cli(*args).exit_code == 2  # without the flag a clash is an error
+    other = run_cli(*args[:-1], "examples.qa_models:v2", "--exist-ok")
+    assert other.exit_code == 2
+    assert "exists with another adapter or model id" in other.stderr

@@ -15,6 +15,7 @@ import pytest
 from click.testing import Result
 
 from tests.model_servers import ModelServer
+from tests.terminal import run_on_terminal
 
 pytestmark = pytest.mark.slow
 RunCli = Callable[..., Result]
@@ -95,10 +96,10 @@ def test_sigkill_then_resume_takes_over_the_dead_workers_leases(
         wait_for_responses(conn, 4)
         proc.kill()
         proc.communicate(timeout=10)
-        status, answered, distinct, queued, leased = state(conn)
+        status, answered, _, queued, leased = state(conn)
         assert status == "running" and leased > 0 and answered + queued == 40
-        resumed = evaltool(db_url, "run", "--resume", "1", "--json")
-        stdout, stderr = resumed.communicate(timeout=60)
+        resumed = evaltool(db_url, "run", "--resume", "1")
+        _, stderr = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, stderr
     assert state(conn) == ("completed", 40, 40, 0, 0)
 
@@ -148,3 +149,26 @@ def test_four_workers_share_a_run_and_answer_each_case_once(
     assert len({d["worker"] for d in done}) == 4
     assert state(conn) == ("completed", 200, 200, 0, 0)
     assert sorted(server.questions()) == sorted(f"q{i}" for i in range(200))  # no call twice
+
+
+def test_progress_on_a_terminal_and_summary(run_cli: RunCli, db_url: str, tmp_path: Path) -> None:
+    with ModelServer(delay=0.02) as server:
+        setup_run(run_cli, tmp_path, server, 60)
+        source = tmp_path / "bad.jsonl"
+        source.write_text(json.dumps({"input": "badreq x"}) + "\n")
+        assert run_cli("load", "prompts", str(source), "-d", "qa", "--quiet").exit_code == 0
+        command = [sys.executable, "-m", "evaltool", "run", "m", "qa", "--concurrency", "2"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EVALTOOL_")}
+        returncode, stdout, seen = run_on_terminal(
+            command, {**env, "EVALTOOL_DATABASE_URL": db_url}
+        )
+    assert returncode == 0
+    drawn = seen.decode()
+    assert "run 1 (m on qa:1): " in drawn and "/61  " in drawn
+    assert "/s  ETA " in drawn and "  errors " in drawn
+    lines = stdout.splitlines()
+    assert lines[0] == "run 1 completed: m on qa:1"
+    assert lines[1] == "  61 test cases: 60 ok, 1 error, 0 pending"
+    assert lines[2].startswith("  tokens: ") and lines[2].endswith("cost: no price set")
+    assert lines[3].startswith("  latency: p50 ")
+    assert lines[4] == "  error: HTTP 400: context length exceeded"

@@ -62,6 +62,9 @@ def models_group() -> None:
 )
 @click.option("--reference", is_flag=True, help="Mark as a reference model for comparisons.")
 @click.option("--description", help="Free text.")
+@click.option(
+    "--exist-ok", is_flag=True, help="Succeed if NAME exists with this adapter and model id."
+)
 def add(
     name: str,
     adapter: str,
@@ -75,6 +78,7 @@ def add(
     params: tuple[str, ...],
     reference: bool,
     description: str | None,
+    exist_ok: bool,
 ) -> None:
     """Register a model under NAME.
 
@@ -97,7 +101,7 @@ def add(
         command    --model-id 'shell command': input JSON on stdin, output on stdout
     """
     with db.connect() as conn:
-        models.add(
+        created = models.add(
             conn,
             name,
             adapter=adapter,
@@ -111,8 +115,9 @@ def add(
             params=models.parse_params(params),
             is_reference=reference,
             description=description,
+            exist_ok=exist_ok,
         )
-    click.echo(f"registered model {name} ({adapter})")
+    click.echo(f"{'registered' if created else 'kept existing'} model {name} ({adapter})")
 
 
 @models_group.command(name="list")

@@ -102,7 +102,7 @@ def run(
     case is answered once.
 
     \b
-    Examples:
+    Example:
         evaltool run gpt-4o-mini golden-qa --concurrency 32 --rpm 500 --tag nightly
         evaltool run my-classifier images:2 --sample 200 --seed 7
         evaltool run --resume 42 --retry-errors
@@ -203,8 +203,8 @@ def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
         f"run {s['run_id']} {s['status']}: {s['model']} on {s['dataset']}:{s['dataset_version']}"
     )
     click.echo(
-        f"  {s['test_cases']:,} test cases: {s['ok']:,} ok, {s['errors']:,} errors, "
-        f"{s['pending']:,} pending"
+        f"  {s['test_cases']:,} test cases: {s['ok']:,} ok, "
+        f"{s['errors']:,} error{'' if s['errors'] == 1 else 's'}, {s['pending']:,} pending"
     )
     if s["input_tokens"] is not None:
         cost = f"${s['cost_usd']:,.6f}" if s["cost_usd"] is not None else "no price set"

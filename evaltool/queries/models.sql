@@ -18,6 +18,11 @@ VALUES (%(provider_id)s, %(name)s, %(model_id)s, %(version)s, %(adapter)s, %(con
         %(is_reference)s, %(description)s)
 RETURNING id
 
+-- model_same --
+-- Whether a model of this name is called the same way (for models add --exist-ok).
+SELECT true FROM evaltool.model
+WHERE name = %(name)s AND adapter = %(adapter)s AND model_id = %(model_id)s
+
 -- model_id_by_name --
 -- The id of a model by its registry name.
 SELECT id FROM evaltool.model WHERE name = %(name)s
