@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # pip on some machines warns about every missing local index; keep its real errors only.
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: install demo migrate test test-embedded test-pg15 lint format clean bench-load
+.PHONY: install demo migrate test test-embedded test-pg15 lint format clean bench-load bench-run
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -51,6 +51,10 @@ test-pg15: install
 bench-load: install
 	$(BIN)/pip install -q -e '.[dev,bench]' $(PIP_QUIET)
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+## bench-run: evaltool run against a bare asyncio client on a local server (20,000 calls)
+bench-run: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

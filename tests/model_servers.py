@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 speaking the OpenAI and Anthropic wire formats.
+"""A real HTTP server on 127.0.0.1 speaking the OpenAI, Anthropic and Bedrock Converse wire
+formats.
 
 The test chooses each answer through the question (the last user turn): its first word
 picks a behaviour, so one dataset exercises everything in one run.
@@ -24,7 +25,8 @@ from typing import Any
 
 
 class ModelServer:
-    """Serves /v1/chat/completions (OpenAI) and /v1/messages (Anthropic) in a thread."""
+    """Serves /v1/chat/completions (OpenAI), /v1/messages (Anthropic) and
+    /model/ID/converse (Bedrock) in a thread."""
 
     def __init__(self, *, delay: float = 0.0, api_key: str | None = None) -> None:
         self.delay = delay
@@ -62,7 +64,9 @@ class ModelServer:
 
     def _handle(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         anthropic = h.path.endswith("/messages")
-        question = str(body["messages"][-1]["content"])
+        bedrock = h.path.startswith("/model/")
+        last = body["messages"][-1]["content"]
+        question = str(last[0]["text"] if bedrock else last)
         with self._lock:
             attempt = self._seen[question] = self._seen.get(question, 0) + 1
             self.requests.append(
@@ -79,6 +83,8 @@ class ModelServer:
         auth = h.headers.get("x-api-key") if anthropic else h.headers.get("Authorization")
         expected = self.api_key if anthropic else f"Bearer {self.api_key}"
         word = question.split(" ", 1)[0]
+        if bedrock:
+            return _bedrock(h, word, attempt, question)
         if self.api_key and auth != expected:
             return _send(h, 401, {"error": {"message": "invalid api key"}})
         if word == "429once" and attempt == 1:
@@ -141,6 +147,28 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that timed out and hung up is part of the tests
+
+
+def _bedrock(h: BaseHTTPRequestHandler, word: str, attempt: int, question: str) -> None:
+    if "Credential=AKIDTEST/" not in h.headers.get("Authorization", ""):
+        return _send(h, 403, {"message": "unsigned"}, {"x-amzn-ErrorType": "AccessDeniedException"})
+    if word == "429once" and attempt == 1:
+        return _send(h, 429, {"message": "slow down"}, {"x-amzn-ErrorType": "ThrottlingException"})
+    if word == "badreq":
+        return _send(
+            h, 400, {"message": "input too long"}, {"x-amzn-ErrorType": "ValidationException"}
+        )
+    text = f"ANSWER: {question}"
+    return _send(
+        h,
+        200,
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": len(question), "outputTokens": len(text), "totalTokens": 0},
+            "metrics": {"latencyMs": 1},
+        },
+    )
 
 
 def _send(

@@ -361,3 +361,33 @@ def test_models_add_exist_ok(run_cli: RunCli) -> None:
     other = run_cli(*args[:-1], "examples.qa_models:v2", "--exist-ok")
     assert other.exit_code == 2
     assert "exists with another adapter or model id" in other.stderr
+
+
+def test_bedrock_adapter_through_boto3(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    load_cases(run_cli, tmp_path, "qa", [chat, "429once x", "badreq y"])
+    aws = {
+        "AWS_ACCESS_KEY_ID": "AKIDTEST",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    with ModelServer() as server:
+        added = run_cli(
+            "models", "add", "nova", "--adapter", "bedrock", "--model-id", "amazon.nova-lite-v1:0",
+            "--base-url", server.url, "--region", "eu-west-1", "--param", "max_tokens=64",
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        summary = run_json(run_cli("run", "nova", "qa", "--json", env=aws))
+    assert (summary["ok"], summary["errors"]) == (2, 1)
+    sent = next(r for r in server.requests if r["question"] == "Hi")
+    assert sent["path"] == "/model/amazon.nova-lite-v1%3A0/converse"
+    assert sent["body"]["system"] == [{"text": "Be brief."}]
+    assert sent["body"]["inferenceConfig"] == {"maxTokens": 64}
+    assert "/eu-west-1/bedrock/aws4_request" in sent["headers"]["authorization"]
+    got = responses(conn, summary["run_id"])
+    assert got["c0"] == ("ok", "ANSWER: Hi", None, 1, 2, 10, False)
+    assert got["c1"][0] == "ok" and got["c1"][3] == 2  # throttled once, retried by evaltool
+    assert got["c2"][:4] == ("error", None, "ValidationException: input too long", 1)
