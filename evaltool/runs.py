@@ -103,6 +103,12 @@ def requeue_errors(conn: psycopg.Connection, run_id: int) -> int:
         return conn.execute(queries.get("run_requeue_errors"), {"run_id": run_id}).rowcount
 
 
+def complete(conn: psycopg.Connection, run_id: int) -> None:
+    """Mark the run completed if its queue is empty (a resume with nothing left to do)."""
+    with conn.transaction():
+        conn.execute(queries.get("run_complete"), {"run_id": run_id})
+
+
 def summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
     """The run's row of the run_summary view."""
     with conn.cursor(row_factory=dict_row) as cur:

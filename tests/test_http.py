@@ -2,6 +2,7 @@
 keep-alive, a connection the server closed meanwhile, and broken answers."""
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -12,35 +13,47 @@ from evaltool.adapters.chat import retry_after
 Answer = Callable[[int], bytes]
 
 
-async def serve(answer: Answer, *, close_after: bool = False) -> tuple[asyncio.Server, list[int]]:
-    """A server whose n-th request (counted over all connections) gets answer(n); it records
-    which connection each request came on."""
-    seen: list[int] = []
-    connections = 0
+class Server:
+    """A server whose n-th request (counted over all connections) gets answer(n); `seen`
+    records which connection each request came on."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        me = connections
+    def __init__(self, answer: Answer, *, close_after: bool = False) -> None:
+        self.answer = answer
+        self.close_after = close_after
+        self.seen: list[int] = []
+        self.handlers: list[asyncio.Task[None]] = []
+        self.url = ""
+
+    async def __aenter__(self) -> "Server":
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.append(task)
+        me = len(self.handlers)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                 await reader.readexactly(length)
-                seen.append(me)
-                writer.write(answer(len(seen)))
+                self.seen.append(me)
+                writer.write(self.answer(len(self.seen)))
                 await writer.drain()
-                if close_after:
+                if self.close_after:
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         writer.close()
-
-    return await asyncio.start_server(handle, "127.0.0.1", 0), seen
-
-
-def url(server: asyncio.Server) -> str:
-    return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
 
 def test_content_length_chunked_and_close_delimited_bodies() -> None:
@@ -53,12 +66,11 @@ def test_content_length_chunked_and_close_delimited_bodies() -> None:
     }
 
     async def main() -> list[http.Response]:
-        server, seen = await serve(lambda n: answers[n])
-        client = http.Client(url(server), {"X-A": "1"})
-        got = [await client.post("/x", b"{}") for _ in range(4)]
-        await client.aclose()
-        server.close()
-        assert seen == [1, 1, 1, 1]  # one keep-alive connection for all four
+        async with Server(lambda n: answers[n]) as server:
+            client = http.Client(server.url, {"X-A": "1"})
+            got = [await client.post("/x", b"{}") for _ in range(4)]
+            await client.aclose()
+        assert server.seen == [1, 1, 1, 1]  # one keep-alive connection for all four
         return got
 
     got = asyncio.run(main())
@@ -73,16 +85,14 @@ def test_content_length_chunked_and_close_delimited_bodies() -> None:
 
 def test_a_connection_closed_by_the_server_is_replaced() -> None:
     async def main() -> list[int]:
-        server, seen = await serve(
-            lambda n: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close_after=True
-        )
-        client = http.Client(url(server))
-        for _ in range(3):
-            assert (await client.post("/x", b"{}")).body == b"ok"
-            await asyncio.sleep(0.05)  # the server's close reaches the idle connection
-        await client.aclose()
-        server.close()
-        return seen
+        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        async with Server(lambda n: ok, close_after=True) as server:
+            client = http.Client(server.url)
+            for _ in range(3):
+                assert (await client.post("/x", b"{}")).body == b"ok"
+                await asyncio.sleep(0.05)  # the server's close reaches the idle connection
+            await client.aclose()
+        return server.seen
 
     assert asyncio.run(main()) == [1, 2, 3]
 
@@ -97,13 +107,9 @@ def test_a_connection_closed_by_the_server_is_replaced() -> None:
 )
 def test_broken_answers_raise_httperror(answer: bytes, message: str) -> None:
     async def main() -> None:
-        server, _ = await serve(lambda n: answer, close_after=True)
-        client = http.Client(url(server))
-        try:
+        async with Server(lambda n: answer, close_after=True) as server:
             with pytest.raises(http.HTTPError, match=message):
-                await client.post("/x", b"{}")
-        finally:
-            server.close()
+                await http.Client(server.url).post("/x", b"{}")
 
     asyncio.run(main())
 

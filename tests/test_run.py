@@ -209,8 +209,11 @@ def test_resume_retry_errors_replaces_only_error_responses(
         ok_before = conn.execute(
             "SELECT id, updated_at FROM evaltool.response WHERE status = 'ok'"
         ).fetchone()
+        finished = conn.execute("SELECT finished_at FROM evaltool.run").fetchone()
         nothing = run_json(run_cli("run", "--resume", "1", "--json"))
         assert (nothing["ok"], nothing["errors"]) == (1, 1)  # errors stay without the flag
+        assert nothing["worker"]["ok"] == 0
+        assert conn.execute("SELECT finished_at FROM evaltool.run").fetchone() == finished
         conn.execute("UPDATE evaltool.prompt SET input = '\"plain a\"' WHERE external_id = 'c0'")
         conn.commit()
         again = run_json(run_cli("run", "--resume", "1", "--retry-errors", "--json"))

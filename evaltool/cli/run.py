@@ -143,11 +143,14 @@ def run(
             if retry_errors:
                 runs.requeue_errors(conn, run_id)
             target = runs.target(conn, run_id)
-            adapter = _adapter(target, concurrency)
-        assert adapter is not None
-        label = f"run {run_id} ({target.model} on {target.dataset})"
-        with TaskProgress(label, target.pending, enabled=not quiet) as progress:
-            outcome = asyncio.run(_work(db.database_url(), target, adapter, options, progress))
+            adapter = _adapter(target, concurrency) if target.pending else None
+        if adapter is None:  # nothing left to answer
+            runs.complete(conn, run_id)
+            outcome = Outcome(worker="")
+        else:
+            label = f"run {run_id} ({target.model} on {target.dataset})"
+            with TaskProgress(label, target.pending, enabled=not quiet) as progress:
+                outcome = asyncio.run(_work(db.database_url(), target, adapter, options, progress))
         summary = runs.summary(conn, run_id)
     if as_json:
         echo_json({**summary, "worker": asdict(outcome)})
