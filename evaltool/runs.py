@@ -18,14 +18,12 @@ class RunTarget:
     """A run as a worker needs it."""
 
     id: int
-    status: str
     model_id: int
     model: str
     dataset: str
     snapshot: dict[str, Any]
     params: dict[str, Any]
     pending: int
-    answered: int
 
 
 def create(
@@ -91,10 +89,8 @@ def target(conn: psycopg.Connection, run_id: int) -> RunTarget:
     row = conn.execute(queries.get("run_for_work"), {"run_id": run_id}).fetchone()
     if row is None:
         raise EvaltoolError(f"no run {run_id}")
-    rid, status, model_id, snapshot, params, model, dataset, version, pending, answered = row
-    return RunTarget(
-        rid, status, model_id, model, f"{dataset}:{version}", snapshot, params, pending, answered
-    )
+    rid, model_id, snapshot, params, model, dataset, version, pending = row
+    return RunTarget(rid, model_id, model, f"{dataset}:{version}", snapshot, params, pending)
 
 
 def requeue_errors(conn: psycopg.Connection, run_id: int) -> int:

@@ -394,3 +394,23 @@ def test_bedrock_adapter_through_boto3(
     assert got["c0"] == ("ok", "ANSWER: Hi", None, 1, 2, 10, False)
     assert got["c1"][0] == "ok" and got["c1"][3] == 2  # throttled once, retried by evaltool
     assert got["c2"][:4] == ("error", None, "ValidationException: input too long", 1)
+
+
+def test_run_snapshots_take_the_price_and_params_in_force(
+    run_cli: RunCli, conn: psycopg.Connection
+) -> None:
+    run_cli("models", "add", "m", "--adapter", "python", "--param", "temperature=0")
+    run_cli("models", "price", "m", "--input-per-mtok", "1", "--output-per-mtok", "2")
+    # a parameter change scheduled for tomorrow is not in force yet
+    conn.execute(
+        "UPDATE evaltool.model_params SET valid_to = now() + interval '1 day';"
+        " INSERT INTO evaltool.model_params (model_id, params, valid_from)"
+        " SELECT id, '{\"temperature\": 1}', now() + interval '1 day' FROM evaltool.model"
+    )
+    row = conn.execute(
+        "SELECT evaltool.model_params_at(id, now()),"
+        " evaltool.model_snapshot(id, now()) -> 'pricing' ->> 'output_usd_per_mtok',"
+        " evaltool.model_snapshot(id, now()) ->> 'name',"
+        " evaltool.model_params_at(id, now() + interval '2 days') FROM evaltool.model"
+    ).fetchone()
+    assert row == ({"temperature": 0}, "2.000000", "m", {"temperature": 1})

@@ -78,12 +78,11 @@ ON CONFLICT (run_id, prompt_id) DO NOTHING
 
 -- run_for_load --
 -- A run that records responses produced elsewhere: completed, with a snapshot of the
--- model and its current parameters.
+-- model and its price and parameters in force now.
 INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
                           started_at, finished_at, metadata)
-SELECT m.id, %(dataset_id)s, %(name)s, 'completed', to_jsonb(m),
-       coalesce((SELECT mp.params FROM evaltool.model_params mp
-                 WHERE mp.model_id = m.id AND mp.valid_to IS NULL), '{}'),
+SELECT m.id, %(dataset_id)s, %(name)s, 'completed',
+       evaltool.model_snapshot(m.id, now()), evaltool.model_params_at(m.id, now()),
        now(), now(), jsonb_build_object('loaded_from', %(files)s::text[])
 FROM evaltool.model m
 WHERE m.name = %(model)s

@@ -5,16 +5,7 @@
 INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
                           git_revision, created_by, tags, notes, metadata)
 SELECT m.id, %(dataset_id)s, %(name)s, 'pending',
-       to_jsonb(m) || jsonb_build_object('pricing', (
-           SELECT jsonb_build_object('input_usd_per_mtok', p.input_usd_per_mtok,
-                                     'output_usd_per_mtok', p.output_usd_per_mtok,
-                                     'valid_from', p.valid_from)
-           FROM evaltool.model_pricing p
-           WHERE p.model_id = m.id AND p.valid_from <= now()
-             AND (p.valid_to IS NULL OR p.valid_to > now()))),
-       coalesce((SELECT pa.params FROM evaltool.model_params pa
-                 WHERE pa.model_id = m.id AND pa.valid_from <= now()
-                   AND (pa.valid_to IS NULL OR pa.valid_to > now())), '{}'),
+       evaltool.model_snapshot(m.id, now()), evaltool.model_params_at(m.id, now()),
        %(git_revision)s,
        coalesce(nullif(current_setting('evaltool.actor', true), ''), current_user),
        %(tags)s, %(notes)s, %(metadata)s
@@ -36,10 +27,9 @@ LIMIT %(limit)s
 
 -- run_for_work --
 -- What a worker needs to know of a run.
-SELECT r.id, r.status, r.model_id, r.model_snapshot, r.params, m.name AS model,
+SELECT r.id, r.model_id, r.model_snapshot, r.params, m.name AS model,
        d.name AS dataset, d.version AS dataset_version,
-       (SELECT count(*) FROM evaltool.run_task t WHERE t.run_id = r.id) AS pending,
-       (SELECT count(*) FROM evaltool.response s WHERE s.run_id = r.id) AS answered
+       (SELECT count(*) FROM evaltool.run_task t WHERE t.run_id = r.id) AS pending
 FROM evaltool.run r
 JOIN evaltool.model m ON m.id = r.model_id
 JOIN evaltool.dataset d ON d.id = r.dataset_id
