@@ -5,6 +5,7 @@ credentials in it is refused for the same reason.
 """
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,6 +80,12 @@ def add(
         raise EvaltoolError(
             "--base-url must not hold credentials: adapters read API keys "
             "from the environment (e.g. OPENAI_API_KEY)"
+        )
+    if adapter == "python" and not re.fullmatch(r"[^:]+:[A-Za-z_]\w*", model_id or name):
+        # the module itself may exist only where workers run, so only the form is checked
+        raise EvaltoolError(
+            f"python model {model_id or name!r}: --model-id must be module:function "
+            "or path/to/file.py:function"
         )
     with conn.transaction():
         provider_name = provider or ("local" if adapter in _LOCAL_ADAPTERS else adapter)

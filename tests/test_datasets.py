@@ -90,7 +90,7 @@ def test_loading_into_a_deleted_dataset_is_refused(
 def test_hard_delete_is_refused_while_runs_use_the_dataset(
     run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path, loaded: None
 ) -> None:
-    run_cli("models", "add", "m", "--adapter", "python")
+    run_cli("models", "add", "m", "--adapter", "python", "--model-id", "examples.qa_models:v1")
     answers = tmp_path / "out.jsonl"
     answers.write_text('{"input": "a", "output": "1"}\n')
     assert run_cli("load", "responses", str(answers), "--model", "m", "-d", "qa").exit_code == 0

@@ -173,7 +173,7 @@ def test_model_registry_errors(run_cli: RunCli, args: list[str], message: str) -
 
 
 def test_older_price_than_the_current_one_is_refused(run_cli: RunCli) -> None:
-    run_cli("models", "add", "m", "--adapter", "python")
+    run_cli("models", "add", "m", "--adapter", "python", "--model-id", "examples.qa_models:v1")
     run_cli("models", "price", "m", "--input-per-mtok", "1", "--output-per-mtok", "1")
     result = run_cli(
         "models",
@@ -202,7 +202,9 @@ def dataset(run_cli: RunCli, tmp_path: Path) -> Path:
         {"id": "q3", "input": "unanswered"},
     )
     assert run_cli("load", "prompts", str(source), "-d", "qa").exit_code == 0
-    assert run_cli("models", "add", "m1", "--adapter", "python").exit_code == 0
+    assert (
+        run_cli("models", "add", "m1", "--adapter", "python", "--model-id", "mod:f").exit_code == 0
+    )
     assert (
         run_cli(
             "models", "price", "m1", "--input-per-mtok", "3", "--output-per-mtok", "15"

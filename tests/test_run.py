@@ -335,6 +335,13 @@ def test_openai_without_key_is_refused_before_any_run(
     assert conn.execute("SELECT count(*) FROM evaltool.run").fetchone() == (0,)
 
 
+def test_python_model_id_must_name_a_function(run_cli: RunCli) -> None:
+    result = run_cli("models", "add", "m", "--adapter", "python", "--model-id", "mymodule")
+    assert result.exit_code == 2
+    assert "--model-id must be module:function or path/to/file.py:function" in result.stderr
+    assert run_cli("models", "list", "--json").stdout.strip() == "[]"
+
+
 def test_credentials_in_headers_must_come_from_the_environment(run_cli: RunCli) -> None:
     result = run_cli(
         "models", "add", "m", "--adapter", "openai", "--header", "Authorization: Bearer sk-1"
@@ -399,7 +406,17 @@ def test_bedrock_adapter_through_boto3(
 def test_run_snapshots_take_the_price_and_params_in_force(
     run_cli: RunCli, conn: psycopg.Connection
 ) -> None:
-    run_cli("models", "add", "m", "--adapter", "python", "--param", "temperature=0")
+    run_cli(
+        "models",
+        "add",
+        "m",
+        "--adapter",
+        "python",
+        "--model-id",
+        "mod:f",
+        "--param",
+        "temperature=0",
+    )
     run_cli("models", "price", "m", "--input-per-mtok", "1", "--output-per-mtok", "2")
     # a parameter change scheduled for tomorrow is not in force yet
     conn.execute(
