@@ -14,7 +14,13 @@ from evaltool.errors import MigrationError
 from tests.catalog import product_objects, snapshot
 
 MIGRATIONS = config.schema_dir("migrations")
-ALL = ["0001_core", "0002_roles", "0003_training_example", "0004_run_task"]
+ALL = [
+    "0001_core",
+    "0002_roles",
+    "0003_training_example",
+    "0004_run_task",
+    "0005_scoring",
+]
 
 
 def test_migrate_twice_changes_nothing(empty_db_url: str) -> None:

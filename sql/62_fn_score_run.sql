@@ -1,0 +1,67 @@
+-- evaltool.score_run: applies one built-in scorer to every response of a run.
+CREATE OR REPLACE FUNCTION evaltool.score_run(run_id bigint, scorer text, arg text DEFAULT NULL,
+                                              metric text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql AS
+$$
+DECLARE
+    s evaltool.scorer;
+    written bigint;
+BEGIN
+    SELECT * INTO s FROM evaltool.scorer c WHERE c.name = score_run.scorer;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no SQL scorer named %', scorer USING ERRCODE = '22023',
+            HINT = 'SELECT name, arg, description FROM evaltool.scorer';
+    END IF;
+    IF arg IS NULL AND s.arg_required THEN
+        RAISE EXCEPTION 'scorer % needs an argument: %:%', scorer, scorer, s.arg
+            USING ERRCODE = '22023';
+    END IF;
+    IF arg IS NOT NULL AND (s.arg IS NULL OR arg !~ s.arg_pattern) THEN
+        RAISE EXCEPTION 'scorer % does not take the argument %', scorer, quote_literal(arg)
+            USING ERRCODE = '22023',
+                  DETAIL = coalesce('it takes ' || s.arg || ': ' || s.description, 'it takes none');
+    END IF;
+    IF scorer = 'regex' AND arg IS NOT NULL THEN
+        BEGIN
+            PERFORM '' ~ arg;
+        EXCEPTION WHEN invalid_regular_expression THEN
+            RAISE EXCEPTION 'scorer regex: invalid regular expression %', quote_literal(arg)
+                USING ERRCODE = '22023';
+        END;
+    END IF;
+    IF s.extension IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_extension WHERE extname = s.extension) THEN
+        RAISE EXCEPTION 'scorer % needs the PostgreSQL extension %, which this server does not have',
+            scorer, s.extension USING ERRCODE = '0A000',
+            HINT = 'install PostgreSQL''s contrib package, then run evaltool db migrate';
+    END IF;
+    IF NOT EXISTS (SELECT FROM evaltool.run r WHERE r.id = score_run.run_id) THEN
+        RAISE EXCEPTION 'no run %', run_id USING ERRCODE = '22023';
+    END IF;
+
+    EXECUTE format(
+        $q$INSERT INTO evaltool.score AS t (response_id, metric, value, passed, details,
+                                             scorer, scorer_version)
+           SELECT r.id, $2, s.value, s.passed, s.details, $3, $4
+           FROM evaltool.response r
+           JOIN evaltool.prompt p ON p.id = r.prompt_id
+           CROSS JOIN LATERAL evaltool.%I(r.status = 'ok', r.output, r.output_text, p.expected,
+                                          r.latency_ms, r.cost_usd, $5) s
+           WHERE r.run_id = $1
+           ON CONFLICT (response_id, metric) DO UPDATE
+           SET value = excluded.value, passed = excluded.passed, details = excluded.details,
+               scorer = excluded.scorer, scorer_version = excluded.scorer_version$q$,
+        'scorer_' || scorer)
+    USING run_id,
+          coalesce(metric, scorer || coalesce(':' || arg, '')),
+          'sql:' || scorer,
+          s.version,
+          arg;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+
+COMMENT ON FUNCTION evaltool.score_run(bigint, text, text, text) IS
+    'Scores every response of a run with the built-in SQL scorer evaltool.scorer_SCORER and ARG, in one INSERT ... SELECT; re-scoring replaces the scores. The metric is named METRIC, by default SCORER[:ARG]. Returns the number of scores written (responses the scorer cannot judge get none).';
