@@ -129,49 +129,57 @@ $$;
 COMMENT ON FUNCTION evaltool.norm_cdf(double precision) IS
     'Cumulative distribution function of the standard normal distribution.';
 
-CREATE OR REPLACE FUNCTION evaltool.quantile_by_bisection(p double precision, df double precision)
+CREATE OR REPLACE FUNCTION evaltool.dist_quantile(p double precision, df double precision)
     RETURNS double precision
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS
 $$
 DECLARE
-    lo double precision := -1;
-    hi double precision := 1;
-    mid double precision;
+    lo double precision;  -- NULL: no bound known yet
+    hi double precision;
+    x double precision := 0;
+    f double precision;
+    density double precision;
+    next double precision;
+    log_norm double precision;
 BEGIN
-    IF p <= 0 OR p >= 1 THEN
+    IF p IS NULL OR p <= 0 OR p >= 1 THEN
         RAISE EXCEPTION 'quantile of % is not defined', p USING ERRCODE = '22003';
     END IF;
-    WHILE (CASE WHEN df IS NULL THEN evaltool.norm_cdf(lo) ELSE evaltool.t_cdf(lo, df) END) > p LOOP
-        lo := lo * 2;
-    END LOOP;
-    WHILE (CASE WHEN df IS NULL THEN evaltool.norm_cdf(hi) ELSE evaltool.t_cdf(hi, df) END) < p LOOP
-        hi := hi * 2;
-    END LOOP;
+    log_norm := CASE WHEN df IS NULL THEN -0.5 * ln(2 * pi())
+                     ELSE evaltool.ln_gamma((df + 1) / 2) - evaltool.ln_gamma(df / 2)
+                          - 0.5 * ln(df * pi()) END;
+    -- Newton's method on the CDF, kept inside a bracket that shrinks at every step: where
+    -- a Newton step would leave it, bisect instead (or step outwards while it is open).
     FOR i IN 1 .. 200 LOOP
-        mid := (lo + hi) / 2;
-        EXIT WHEN mid <= lo OR mid >= hi;  -- adjacent doubles: done
-        IF (CASE WHEN df IS NULL THEN evaltool.norm_cdf(mid) ELSE evaltool.t_cdf(mid, df) END) < p THEN
-            lo := mid;
-        ELSE
-            hi := mid;
+        f := CASE WHEN df IS NULL THEN evaltool.norm_cdf(x) ELSE evaltool.t_cdf(x, df) END - p;
+        IF f < 0 THEN lo := x; ELSE hi := x; END IF;
+        density := exp(log_norm + CASE WHEN df IS NULL THEN -x * x / 2
+                                       ELSE -(df + 1) / 2 * ln(1 + x * x / df) END);
+        next := CASE WHEN density > 0 THEN x - f / density END;
+        IF next IS NULL OR next <= lo OR next >= hi THEN
+            next := CASE WHEN lo IS NULL THEN hi - 2 * greatest(1, abs(hi))
+                         WHEN hi IS NULL THEN lo + 2 * greatest(1, abs(lo))
+                         ELSE (lo + hi) / 2 END;
         END IF;
+        EXIT WHEN abs(next - x) <= 1e-15 * greatest(1, abs(x));
+        x := next;
     END LOOP;
-    RETURN (lo + hi) / 2;
+    RETURN x;
 END
 $$;
-COMMENT ON FUNCTION evaltool.quantile_by_bisection(double precision, double precision) IS
-    'Quantile p of Student''s t with df degrees of freedom, or of the standard normal when df is NULL, by bisection on the CDF.';
+COMMENT ON FUNCTION evaltool.dist_quantile(double precision, double precision) IS
+    'Quantile p of Student''s t with df degrees of freedom, or of the standard normal when df is NULL (safeguarded Newton iteration on the CDF).';
 
 CREATE OR REPLACE FUNCTION evaltool.norm_quantile(p double precision) RETURNS double precision
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
-$$ SELECT evaltool.quantile_by_bisection(p, NULL) $$;
+$$ SELECT evaltool.dist_quantile(p, NULL) $$;
 COMMENT ON FUNCTION evaltool.norm_quantile(double precision) IS
     'Quantile p of the standard normal distribution (1.959964 for 0.975).';
 
 CREATE OR REPLACE FUNCTION evaltool.t_quantile(p double precision, df double precision)
     RETURNS double precision
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
-$$ SELECT evaltool.quantile_by_bisection(p, df) $$;
+$$ SELECT evaltool.dist_quantile(p, df) $$;
 COMMENT ON FUNCTION evaltool.t_quantile(double precision, double precision) IS
     'Quantile p of Student''s t with df degrees of freedom (12.706 for 0.975 and df 1).';
 

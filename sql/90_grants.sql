@@ -11,6 +11,10 @@ BEGIN
         GRANT USAGE ON SCHEMA evaltool TO evaltool_reader;
         GRANT SELECT ON ALL TABLES IN SCHEMA evaltool TO evaltool_reader;
         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA evaltool TO evaltool_reader;
+        -- Refreshing writes refresh_log: not a reader's to do.
+        IF to_regprocedure('evaltool.refresh_aggregates(boolean)') IS NOT NULL THEN
+            REVOKE EXECUTE ON FUNCTION evaltool.refresh_aggregates(boolean) FROM evaltool_reader;
+        END IF;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'evaltool_writer') THEN
         GRANT USAGE ON SCHEMA evaltool TO evaltool_writer;
@@ -19,6 +23,10 @@ BEGIN
         -- The audit log is written by a SECURITY DEFINER trigger; writers may only read it.
         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evaltool.audit_log FROM evaltool_writer;
         -- Migration bookkeeping changes only through evaltool db migrate.
+        -- Refreshes run as the owner (SECURITY DEFINER) and are writers' to start.
+        IF to_regprocedure('evaltool.refresh_aggregates(boolean)') IS NOT NULL THEN
+            GRANT EXECUTE ON FUNCTION evaltool.refresh_aggregates(boolean) TO evaltool_writer;
+        END IF;
         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evaltool._yoyo_migration, evaltool._yoyo_log,
             evaltool._yoyo_version, evaltool.yoyo_lock FROM evaltool_writer;
     END IF;

@@ -11,8 +11,12 @@ from evaltool.cli.db import db
 from evaltool.cli.load import load
 from evaltool.cli.models import models_group
 from evaltool.cli.run import run
+from evaltool.cli.score import score
 from evaltool.db import first_line
 from evaltool.errors import EvaltoolError
+
+# invalid_parameter_value and feature_not_supported, as evaltool's SQL functions raise them.
+USER_SQLSTATES = {"22023", "0A000"}
 
 
 class UserError(click.ClickException):
@@ -37,6 +41,11 @@ class EvaltoolGroup(click.Group):
             raise UserError(str(exc), exc.exit_code) from exc
         except psycopg.Error as exc:
             self._debug(ctx)
+            if exc.sqlstate in USER_SQLSTATES:
+                # Raised by evaltool's own SQL functions about what the user asked for.
+                hint = exc.diag.message_hint or exc.diag.message_detail
+                message = first_line(exc) + (f" ({hint})" if hint else "")
+                raise UserError(message, 2) from exc
             raise UserError(f"database error: {first_line(exc)}", 1) from exc
 
     @staticmethod
@@ -69,6 +78,7 @@ cli.add_command(load)
 cli.add_command(datasets)
 cli.add_command(models_group)
 cli.add_command(run)
+cli.add_command(score)
 
 
 def main() -> None:

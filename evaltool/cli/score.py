@@ -1,0 +1,76 @@
+"""`evaltool score`: score a run's responses with built-in SQL scorers."""
+
+import click
+
+from evaltool import db, scoring
+from evaltool.cli.output import echo_json, echo_table, json_option
+
+
+@click.command(name="score")
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    required=True,
+    metavar="NAME[:ARG]",
+    help="Scorer and its argument (repeatable); the scores are stored under this name.",
+)
+@json_option
+def score(run_id: int, metrics: tuple[str, ...], as_json: bool) -> None:
+    """Score every response of RUN, one score per response and metric.
+
+    Each scorer is a SQL function that the database applies to the whole run in one
+    statement. Scoring again replaces the scores (and records the scorer's version); all
+    metrics of one call are written together or not at all. Error responses fail every
+    metric; test cases without an expected answer get no score where the scorer needs one.
+
+    \b
+    Scorers (SELECT * FROM evaltool.scorer lists them):
+      exact_match[:OPTS]         output equals expected; OPTS: case,whitespace,punctuation,all
+      contains[:OPTS]            output contains expected (any of an expected list)
+      regex[:PATTERN]            output matches PATTERN (default: expected as a pattern)
+      json_valid                 output is valid JSON
+      json_field_equals:PATH     output JSON at PATH (a.b.0) equals expected at PATH
+      numeric_close[:TOL]        last number in output within TOL (or N%) of expected
+      edit_similarity[:MIN]      1 - Levenshtein / length; passed when >= MIN
+      trigram_similarity[:MIN]   pg_trgm similarity; passed when >= MIN
+      latency_under:MS           call succeeded within MS milliseconds
+      cost_under:USD             call cost at most USD
+
+    \b
+    Example:
+        evaltool score 12 --metric exact_match:case,whitespace --metric latency_under:2000
+        evaltool score 12 --metric numeric_close:1% --json
+    """
+    specs = [scoring.parse_metric(m) for m in metrics]
+    with db.connect() as conn:
+        rows = scoring.score_run(conn, run_id, specs)
+    if as_json:
+        echo_json(rows)
+        return
+    click.echo(f"run {run_id}: {len(rows)} metric{'s' if len(rows) != 1 else ''} scored")
+    echo_table(
+        ["metric", "scores", "passed", "pass rate (95% CI)", "mean (95% CI)"],
+        [
+            [
+                r["metric"],
+                r["n"],
+                r.get("n_passed") if r.get("pass_rate") is not None else None,
+                _interval(r.get("pass_rate"), r.get("pass_rate_low"), r.get("pass_rate_high")),
+                # a pass/fail metric's mean is its pass rate: shown once
+                None
+                if r.get("pass_rate") is not None
+                else _interval(r.get("mean"), r.get("mean_low"), r.get("mean_high")),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _interval(value: float | None, low: float | None, high: float | None) -> str | None:
+    if value is None:
+        return None
+    if low is None or high is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} ({low:.3f}..{high:.3f})"

@@ -1,0 +1,59 @@
+"""Scoring a run: built-in SQL scorers applied by the database in one statement each."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from evaltool import queries
+from evaltool.errors import EvaltoolError
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A --metric NAME[:ARG] as typed: the scorer, its argument, and the metric name."""
+
+    scorer: str
+    arg: str | None
+
+    @property
+    def metric(self) -> str:
+        """The name the scores are stored under: the spec as typed."""
+        return self.scorer if self.arg is None else f"{self.scorer}:{self.arg}"
+
+
+def parse_metric(text: str) -> MetricSpec:
+    """Split NAME[:ARG]; the argument may itself hold colons (a regex, a path)."""
+    scorer, sep, arg = text.partition(":")
+    if not scorer:
+        raise EvaltoolError(f"--metric {text!r}: expected NAME[:ARG], e.g. exact_match:case")
+    return MetricSpec(scorer, arg if sep and arg else None)
+
+
+def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) -> list[dict]:
+    """Score every response of the run with each metric, all in one transaction.
+
+    Returns one summary row per metric (n, passed, pass rate and mean with intervals) plus
+    `written`, the scores written by this call.
+    """
+    known = {name for (name,) in conn.execute(queries.get("scorer_names"))}
+    for spec in specs:
+        if spec.scorer not in known:
+            raise EvaltoolError(
+                f"no scorer named {spec.scorer!r}: built-in scorers are {', '.join(sorted(known))}"
+            )
+    written: dict[str, int] = {}
+    with conn.transaction():
+        for spec in specs:
+            params = {"run_id": run_id, "scorer": spec.scorer, "arg": spec.arg}
+            row = conn.execute(queries.get("score_sql"), params).fetchone()
+            written[spec.metric] = row[0] if row else 0
+    return _summaries(conn, run_id, written)
+
+
+def _summaries(conn: psycopg.Connection, run_id: int, written: dict[str, int]) -> list[dict]:
+    params: dict[str, Any] = {"run_id": run_id, "metrics": list(written)}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = {r["metric"]: r for r in cur.execute(queries.get("run_metric_summary"), params)}
+    return [{"metric": m, "written": n, **rows.get(m, {"n": 0})} for m, n in written.items()]
