@@ -6,6 +6,7 @@ import click
 import psycopg
 
 from evaltool import __version__
+from evaltool.cli.compare import compare
 from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
 from evaltool.cli.load import load
@@ -79,6 +80,7 @@ cli.add_command(datasets)
 cli.add_command(models_group)
 cli.add_command(run)
 cli.add_command(score)
+cli.add_command(compare)
 
 
 def main() -> None:

@@ -1,0 +1,210 @@
+"""`evaltool compare`: per-metric verdicts of a candidate run against a baseline run."""
+
+import html
+import json
+from typing import Any
+
+import click
+
+from evaltool import compare as comparing
+from evaltool import db
+from evaltool.cli.output import echo_json, echo_table
+from evaltool.errors import CheckFailed
+
+
+@click.command(name="compare")
+@click.argument("baseline", type=int)
+@click.argument("candidate", type=int)
+@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level of the verdicts.",
+)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when a (chosen) metric regressed significantly: a CI gate.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "md", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, md for a pull-request comment, json for scripts.",
+)
+@click.option(
+    "--worst",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    help="Regressed test cases to list per metric.",
+)
+def compare(
+    baseline: int,
+    candidate: int,
+    metrics: tuple[str, ...],
+    alpha: float,
+    fail_on_regression: bool,
+    fmt: str,
+    worst: int,
+) -> None:
+    """Compare run CANDIDATE against run BASELINE, metric by metric.
+
+    Only test cases scored in both runs are paired. Pass/fail metrics get the exact
+    McNemar test, continuous ones the Wilcoxon signed-rank test; each metric's verdict is
+    regressed, improved or no significant change at --alpha. The delta is candidate minus
+    baseline, with its confidence interval. Regressed test cases (passed before, failed
+    now) follow, worst first. The numbers come from the SQL function evaltool.compare_runs.
+
+    \b
+    Example:
+        evaltool compare 41 42
+        evaltool compare 41 42 --metric exact_match --fail-on-regression   # in CI
+        evaltool compare 41 42 --format md > comment.md
+    """
+    with db.connect() as conn:
+        result = comparing.compare(
+            conn, baseline, candidate, metrics=list(metrics), alpha=alpha, worst=worst
+        )
+    if fmt == "json":
+        echo_json(result)
+    elif fmt == "md":
+        click.echo(_markdown(result))
+    else:
+        _table(result)
+    if fail_on_regression and result["regressed"]:
+        raise CheckFailed(f"regression in {', '.join(result['regressed'])} (alpha {alpha})")
+
+
+def _label(run: dict[str, Any]) -> str:
+    return f"run {run['id']} ({run['model']} on {run['dataset']}:{run['dataset_version']})"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return ""
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _delta(row: dict[str, Any]) -> str:
+    if row["delta"] is None:
+        return ""
+    text = f"{row['delta']:+.3f}"
+    if row["ci_low"] is not None:
+        text += f" ({row['ci_low']:+.3f}..{row['ci_high']:+.3f})"
+    return text
+
+
+def _table(result: dict[str, Any]) -> None:
+    click.echo(f"baseline  {_label(result['baseline'])}")
+    click.echo(f"candidate {_label(result['candidate'])}")
+    click.echo(f"alpha {result['alpha']}; delta = candidate - baseline, with its interval")
+    click.echo()
+    echo_table(
+        [
+            "metric",
+            "test",
+            "n",
+            "baseline",
+            "candidate",
+            "delta (CI)",
+            "worse",
+            "better",
+            "p",
+            "verdict",
+        ],
+        [
+            [
+                r["metric"],
+                r["test"],
+                r["n_paired"],
+                _num(r["baseline_mean"]),
+                _num(r["candidate_mean"]),
+                _delta(r),
+                r["worse"],
+                r["better"],
+                _p(r["p_value"]),
+                r["verdict"],
+            ]
+            for r in result["metrics"]
+        ],
+    )
+    unpaired = sum(r["n_unpaired"] for r in result["metrics"])
+    if unpaired:
+        click.echo(f"({unpaired} scores are in one run only and were left out)")
+    for metric, cases in _by_metric(result["regressions"]).items():
+        click.echo(f"\n{metric}: {cases[0]['total']} regressed test case(s)")
+        for case in cases:
+            click.echo(
+                f"  {case['external_id'] or case['prompt_id']}: "
+                f"expected {_short(case['expected'])}, "
+                f"was {_short(case['baseline_output'])}, "
+                f"now {_short(case['candidate_output'])}"
+            )
+        if cases[0]["total"] > len(cases):
+            click.echo(f"  ... and {cases[0]['total'] - len(cases)} more")
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    rows = result["metrics"]
+    icon = {"regressed": "🔴 regressed", "improved": "🟢 improved"}
+    lines = [
+        f"**evaltool compare**: {_md(_label(result['candidate']))} against "
+        f"{_md(_label(result['baseline']))}, alpha {result['alpha']}",
+        "",
+        "| metric | n | baseline | candidate | delta (CI) | p | verdict |",
+        "|---|--:|--:|--:|---|--:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {_md(r['metric'])} | {r['n_paired']} | {_num(r['baseline_mean'])} | "
+            f"{_num(r['candidate_mean'])} | {_delta(r)} | {_md(_p(r['p_value']))} | "
+            f"{icon.get(r['verdict'], r['verdict'])} |"
+        )
+    for metric, cases in _by_metric(result["regressions"]).items():
+        lines += [
+            "",
+            f"<details><summary>{_md(metric)}: {cases[0]['total']} regressed test case(s)"
+            "</summary>",
+            "",
+            "| test case | expected | baseline | candidate |",
+            "|---|---|---|---|",
+        ]
+        for case in cases:
+            lines.append(
+                f"| {_md(case['external_id'] or str(case['prompt_id']))} | "
+                f"{_md(_short(case['expected']))} | {_md(_short(case['baseline_output']))} | "
+                f"{_md(_short(case['candidate_output']))} |"
+            )
+        if cases[0]["total"] > len(cases):
+            lines.append(f"\n… and {cases[0]['total'] - len(cases)} more")
+        lines += ["", "</details>"]
+    return "\n".join(lines)
+
+
+def _by_metric(cases: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        grouped.setdefault(case["metric"], []).append(case)
+    return grouped
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _md(text: str) -> str:
+    """Model output made inert in a Markdown table cell: HTML escaped, pipes and Markdown
+    punctuation backslash-escaped."""
+    text = html.escape(text, quote=True)
+    return "".join("\\" + ch if ch in "\\`*_[]|#!~" else ch for ch in text)

@@ -1,0 +1,93 @@
+"""Runs with responses and scores made directly in SQL, for scoring and comparison tests."""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+
+def make_runs(
+    conn: psycopg.Connection,
+    cases: Sequence[dict[str, Any]],
+    runs: int = 2,
+) -> list[int]:
+    """A dataset of `cases` (each: input, expected, id) and `runs` completed runs of one
+    model over it, each answering every case with `outputs[i]` of the case (text, or a
+    dict for structured output, {"error": msg} for an error response, None for none).
+    Returns the run ids."""
+    model_id = conn.execute("""
+        WITH p AS (INSERT INTO evaltool.provider (name) VALUES ('test')
+                   ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id)
+        INSERT INTO evaltool.model (provider_id, name, model_id, adapter)
+        SELECT id, 'm' || (SELECT count(*) FROM evaltool.model), 'x:y', 'python' FROM p
+        RETURNING id""").fetchone()[0]
+    dataset_id = conn.execute("""
+        INSERT INTO evaltool.dataset (project_id, name)
+        VALUES (1, 'd' || (SELECT count(*) FROM evaltool.dataset)) RETURNING id""").fetchone()[0]
+    prompt_ids = []
+    for i, case in enumerate(cases):
+        prompt_ids.append(
+            conn.execute(
+                """INSERT INTO evaltool.prompt (dataset_id, external_id, input, expected)
+               VALUES (%s, %s, %s, %s) RETURNING id""",
+                (
+                    dataset_id,
+                    case.get("id", f"case-{i}"),
+                    psycopg.types.json.Jsonb(case.get("input", i)),
+                    None if "expected" not in case else psycopg.types.json.Jsonb(case["expected"]),
+                ),
+            ).fetchone()[0]
+        )
+    run_ids = []
+    for r in range(runs):
+        run_id = conn.execute(
+            """INSERT INTO evaltool.run (model_id, dataset_id, status, started_at, finished_at)
+               VALUES (%s, %s, 'completed', now(), now()) RETURNING id""",
+            (model_id, dataset_id),
+        ).fetchone()[0]
+        run_ids.append(run_id)
+        for prompt_id, case in zip(prompt_ids, cases, strict=True):
+            out = case.get("outputs", ["x"] * runs)[r]
+            if out is None:
+                continue  # no response: this test case is missing from the run
+            error = out.get("error") if isinstance(out, dict) and "error" in out else None
+            conn.execute(
+                """INSERT INTO evaltool.response (run_id, prompt_id, status, output, output_text,
+                                                  error, latency_ms, cost_usd)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                (
+                    run_id,
+                    prompt_id,
+                    "error" if error else "ok",
+                    None if error else psycopg.types.json.Jsonb(out),
+                    None if error else (out if isinstance(out, str) else json.dumps(out)),
+                    error,
+                    case.get("latency_ms", 100.0),
+                    case.get("cost_usd"),
+                ),
+            )
+    conn.commit()
+    return run_ids
+
+
+def put_scores(
+    conn: psycopg.Connection,
+    run_id: int,
+    metric: str,
+    values: Sequence[float | None],
+    passed: Sequence[bool | None] | None = None,
+) -> None:
+    """Scores of `metric` for the run's responses in test-case order (None: no score)."""
+    passed = passed if passed is not None else [None] * len(values)
+    conn.execute(
+        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
+           SELECT r.id, %(metric)s, u.v, u.p, 'test'
+           FROM (SELECT x.id, row_number() OVER (ORDER BY x.prompt_id) AS i
+                 FROM evaltool.response x WHERE x.run_id = %(run)s) r
+           JOIN unnest(%(values)s::float8[], %(passed)s::boolean[]) WITH ORDINALITY u(v, p, i)
+             ON u.i = r.i
+           WHERE u.v IS NOT NULL OR u.p IS NOT NULL""",
+        {"metric": metric, "run": run_id, "values": list(values), "passed": list(passed)},
+    )
+    conn.commit()
