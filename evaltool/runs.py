@@ -127,3 +127,13 @@ def git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return described.stdout.strip() or None
+
+
+def resolve(conn: psycopg.Connection, ref: str) -> int:
+    """A run id from RUN as typed: a number, or a model name for its latest completed run."""
+    if ref.isdigit():
+        return int(ref)
+    row = conn.execute(queries.get("runs_latest_of_model"), {"model": ref}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"{ref!r} is neither a run id nor a model with a completed run")
+    return int(row[0])

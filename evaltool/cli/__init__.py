@@ -11,7 +11,9 @@ from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
 from evaltool.cli.load import load
 from evaltool.cli.models import models_group
+from evaltool.cli.refresh import refresh
 from evaltool.cli.run import run
+from evaltool.cli.runs import runs_group
 from evaltool.cli.score import score
 from evaltool.db import first_line
 from evaltool.errors import EvaltoolError
@@ -81,6 +83,8 @@ cli.add_command(models_group)
 cli.add_command(run)
 cli.add_command(score)
 cli.add_command(compare)
+cli.add_command(refresh)
+cli.add_command(runs_group)
 
 
 def main() -> None:

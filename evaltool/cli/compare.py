@@ -7,14 +7,14 @@ from typing import Any
 import click
 
 from evaltool import compare as comparing
-from evaltool import db
+from evaltool import db, runs
 from evaltool.cli.output import echo_json, echo_table
 from evaltool.errors import CheckFailed
 
 
 @click.command(name="compare")
-@click.argument("baseline", type=int)
-@click.argument("candidate", type=int)
+@click.argument("baseline")
+@click.argument("candidate")
 @click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
 @click.option(
     "--alpha",
@@ -44,8 +44,8 @@ from evaltool.errors import CheckFailed
     help="Regressed test cases to list per metric.",
 )
 def compare(
-    baseline: int,
-    candidate: int,
+    baseline: str,
+    candidate: str,
     metrics: tuple[str, ...],
     alpha: float,
     fail_on_regression: bool,
@@ -59,16 +59,23 @@ def compare(
     regressed, improved or no significant change at --alpha. The delta is candidate minus
     baseline, with its confidence interval. Regressed test cases (passed before, failed
     now) follow, worst first. The numbers come from the SQL function evaltool.compare_runs.
+    A run is given by id, or by model name for that model's latest completed run.
 
     \b
     Example:
         evaltool compare 41 42
         evaltool compare 41 42 --metric exact_match --fail-on-regression   # in CI
         evaltool compare 41 42 --format md > comment.md
+        evaltool compare prod-model new-model --fail-on-regression
     """
     with db.connect() as conn:
         result = comparing.compare(
-            conn, baseline, candidate, metrics=list(metrics), alpha=alpha, worst=worst
+            conn,
+            runs.resolve(conn, baseline),
+            runs.resolve(conn, candidate),
+            metrics=list(metrics),
+            alpha=alpha,
+            worst=worst,
         )
     if fmt == "json":
         echo_json(result)

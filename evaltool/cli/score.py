@@ -2,12 +2,12 @@
 
 import click
 
-from evaltool import db, scoring
+from evaltool import db, runs, scoring
 from evaltool.cli.output import echo_json, echo_table, json_option
 
 
 @click.command(name="score")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_ref", metavar="RUN")
 @click.option(
     "--metric",
     "metrics",
@@ -17,13 +17,15 @@ from evaltool.cli.output import echo_json, echo_table, json_option
     help="Scorer and its argument (repeatable); the scores are stored under this name.",
 )
 @json_option
-def score(run_id: int, metrics: tuple[str, ...], as_json: bool) -> None:
+def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
     """Score every response of RUN, one score per response and metric.
 
     Each scorer is a SQL function that the database applies to the whole run in one
     statement. Scoring again replaces the scores (and records the scorer's version); all
     metrics of one call are written together or not at all. Error responses fail every
     metric; test cases without an expected answer get no score where the scorer needs one.
+
+    RUN is a run id, or a model name for that model's latest completed run.
 
     \b
     Scorers (SELECT * FROM evaltool.scorer lists them):
@@ -45,6 +47,7 @@ def score(run_id: int, metrics: tuple[str, ...], as_json: bool) -> None:
     """
     specs = [scoring.parse_metric(m) for m in metrics]
     with db.connect() as conn:
+        run_id = runs.resolve(conn, run_ref)
         rows = scoring.score_run(conn, run_id, specs)
     if as_json:
         echo_json(rows)

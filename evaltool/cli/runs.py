@@ -1,0 +1,216 @@
+"""`evaltool runs`: list, show, search and delete runs."""
+
+from typing import Any
+
+import click
+from psycopg.rows import dict_row
+
+from evaltool import db, queries, runfilter, runs
+from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.errors import EvaltoolError
+from evaltool.runfilter import RunFilter
+
+_limit_option = click.option(
+    "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most N runs."
+)
+
+
+@click.group(name="runs")
+def runs_group() -> None:
+    """Runs of models over datasets: find them, look at one, delete them."""
+
+
+@runs_group.command(name="list")
+@click.option("--status", type=click.Choice(list(runfilter.STATUSES)), help="Only this status.")
+@click.option("--model", help="Only runs of this model.")
+@click.option("--dataset", help="Only runs over this dataset.")
+@click.option("--tag", help="Only runs with this tag.")
+@click.option("--since", metavar="DATE|AGE", help="Created on or after (2026-11-01, 7d, 12h).")
+@click.option("--until", metavar="DATE|AGE", help="Created before.")
+@click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Pass rate at least (0..1).")
+@_limit_option
+@json_option
+def list_runs(
+    status: str | None,
+    model: str | None,
+    dataset: str | None,
+    tag: str | None,
+    since: str | None,
+    until: str | None,
+    min_pass_rate: float | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List runs, newest first, with their counts, pass rate and cost.
+
+    The pass rate pools every pass/fail score of the run; success is the share of calls
+    that did not fail.
+
+    \b
+    Example:
+        evaltool runs list --status failed --since 7d
+        evaltool runs list --model gpt-4o --min-pass-rate 0.8 --json
+    """
+    found = runfilter.parse(
+        " ".join(f"{k}:{v}" for k, v in (("since", since), ("until", until)) if v)
+    )
+    found.status, found.model, found.dataset, found.tag = status, model, dataset, tag
+    found.min_pass = min_pass_rate
+    _print_runs(found, limit, as_json)
+
+
+@runs_group.command(name="search")
+@click.argument("query", nargs=-1, required=True)
+@_limit_option
+@json_option
+def search(query: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Find runs with a small query language; all parts must match.
+
+    \b
+      status:failed  (or just: failed)     model:NAME  dataset:NAME  tag:TAG
+      since:7d  until:2026-11-01  today  yesterday  last week  last month
+      pass>0.8  pass>80%  success>=95%  duration<60s  duration>5m
+      any other word: found in the run's name, notes, tags, model, dataset or status
+
+    \b
+    Example:
+        evaltool runs search failed last week
+        evaltool runs search 'model:gpt-4o success>80%' nightly
+    """
+    _print_runs(runfilter.parse(" ".join(query)), limit, as_json)
+
+
+@runs_group.command(name="show")
+@click.argument("run_ref", metavar="RUN")
+@json_option
+def show(run_ref: str, as_json: bool) -> None:
+    """Show a run: what ran with what, by whom, its counts, cost and metrics.
+
+    RUN is a run id, or a model name for that model's latest completed run.
+
+    \b
+    Example:
+        evaltool runs show 42
+        evaltool runs show demo-v2 --json
+    """
+    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        run_id = runs.resolve(conn, run_ref)
+        run = cur.execute(queries.get("runs_show"), {"run_id": run_id}).fetchone()
+        if run is None:
+            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+        summary = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
+        metrics = cur.execute(queries.get("runs_metrics"), {"run_id": run_id}).fetchall()
+    if as_json:
+        echo_json({**run, "summary": summary, "metrics": metrics})
+        return
+    assert summary is not None
+    snapshot = run["model_snapshot"]
+    click.echo(f"run {run_id}{' ' + repr(run['name']) if run['name'] else ''}: {run['status']}")
+    click.echo(
+        f"  model    {summary['model']} ({snapshot.get('adapter')}: "
+        f"{snapshot.get('model_id')}), params {run['params'] or {}}"
+    )
+    click.echo(f"  dataset  {summary['dataset']}:{summary['dataset_version']}")
+    click.echo(
+        f"  by       {run['created_by']} at {run['created_at']:%Y-%m-%d %H:%M:%S %Z}"
+        f"{', git ' + run['git_revision'] if run['git_revision'] else ''}"
+    )
+    if run["tags"] or run["notes"]:
+        click.echo(f"  tags     {', '.join(run['tags'])}  {run['notes'] or ''}".rstrip())
+    click.echo(
+        f"  cases    {summary['test_cases']}: {summary['ok']} ok, {summary['errors']} "
+        f"errors, {summary['pending']} pending; cost {_money(summary['cost_usd'])}"
+    )
+    if metrics:
+        click.echo()
+        echo_table(
+            ["metric", "n", "pass rate (95% CI)", "mean", "p50", "p95"],
+            [
+                [m["metric"], m["n"], _rate(m), _num(m["mean"]), _num(m["p50"]), _num(m["p95"])]
+                for m in metrics
+            ],
+        )
+
+
+@runs_group.command(name="delete")
+@click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(run_refs: tuple[str, ...], yes: bool) -> None:
+    """Delete runs with their responses and scores. This cannot be undone.
+
+    \b
+    Example:
+        evaltool runs delete 41 42 --yes
+    """
+    with db.connect() as conn:
+        ids = [runs.resolve(conn, ref) for ref in run_refs]
+        if not yes:
+            click.confirm(
+                f"Delete run(s) {', '.join(map(str, ids))} with their responses and scores?",
+                abort=True,
+            )
+        with conn.transaction():
+            deleted = [r[0] for r in conn.execute(queries.get("runs_delete"), {"ids": ids})]
+    missing = sorted(set(ids) - set(deleted))
+    if deleted:
+        click.echo(f"deleted run(s) {', '.join(map(str, sorted(deleted)))}")
+    if missing:
+        raise EvaltoolError(f"no run {', '.join(map(str, missing))}")
+
+
+def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
+    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(queries.get("runs_find"), {**found.params(), "limit": limit}).fetchall()
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no runs match")
+        return
+    echo_table(
+        [
+            "run",
+            "model",
+            "dataset",
+            "status",
+            "cases",
+            "errors",
+            "pass",
+            "success",
+            "cost",
+            "created",
+        ],
+        [
+            [
+                r["run_id"],
+                r["model"],
+                f"{r['dataset']}:{r['dataset_version']}",
+                r["status"],
+                r["test_cases"],
+                r["errors"],
+                _pct(r["pass_rate"]),
+                _pct(r["success_rate"]),
+                _money(r["cost_usd"]),
+                f"{r['created_at']:%Y-%m-%d %H:%M}",
+            ]
+            for r in rows
+        ],
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _money(value: Any) -> str:
+    return "no price set" if value is None else f"${value:.4f}"
+
+
+def _rate(m: dict[str, Any]) -> str:
+    if m["pass_rate"] is None:
+        return ""
+    return f"{m['pass_rate']:.0%} ({m['pass_rate_low']:.0%}..{m['pass_rate_high']:.0%})"

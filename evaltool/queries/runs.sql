@@ -1,0 +1,55 @@
+-- runs_find --
+-- Runs matching a filter, newest first, with their pass rate (over every pass/fail score)
+-- and success rate (ok responses / responses). NULL parameters do not filter.
+SELECT s.run_id, s.name, s.model, s.dataset, s.dataset_version, s.status, s.test_cases, s.ok,
+       s.errors, s.pending, s.cost_usd, s.tags, s.created_by, s.created_at, s.duration,
+       p.pass_rate, s.ok::double precision / nullif(s.ok + s.errors, 0) AS success_rate
+FROM evaltool.run_summary s
+JOIN evaltool.run r ON r.id = s.run_id
+LEFT JOIN LATERAL (
+    SELECT avg(x.passed::integer)::double precision AS pass_rate
+    FROM evaltool.response y JOIN evaltool.score x ON x.response_id = y.id
+    WHERE y.run_id = s.run_id AND x.passed IS NOT NULL
+) p ON true
+WHERE (%(status)s::text IS NULL OR s.status = %(status)s)
+  AND (%(model)s::text IS NULL OR s.model = %(model)s)
+  AND (%(dataset)s::text IS NULL OR s.dataset = %(dataset)s)
+  AND (%(tag)s::text IS NULL OR %(tag)s = ANY (s.tags))
+  AND (%(since)s::timestamptz IS NULL OR s.created_at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR s.created_at < %(until)s)
+  AND (%(min_pass)s::float8 IS NULL OR p.pass_rate >= %(min_pass)s)
+  AND (%(max_pass)s::float8 IS NULL OR p.pass_rate <= %(max_pass)s)
+  AND (%(min_success)s::float8 IS NULL OR s.ok::float8 / nullif(s.ok + s.errors, 0) >= %(min_success)s)
+  AND (%(max_success)s::float8 IS NULL OR s.ok::float8 / nullif(s.ok + s.errors, 0) <= %(max_success)s)
+  AND (%(max_seconds)s::float8 IS NULL OR extract(epoch FROM s.duration) <= %(max_seconds)s)
+  AND (%(min_seconds)s::float8 IS NULL OR extract(epoch FROM s.duration) >= %(min_seconds)s)
+  AND (cardinality(%(words)s::text[]) = 0
+       OR NOT EXISTS (SELECT FROM unnest(%(words)s::text[]) w
+                      WHERE concat_ws(' ', r.name, r.notes, array_to_string(r.tags, ' '),
+                                      s.model, s.dataset, s.status)
+                            NOT ILIKE '%%' || w || '%%'))
+ORDER BY s.created_at DESC, s.run_id DESC
+LIMIT %(limit)s
+
+-- runs_latest_of_model --
+-- The latest completed run of a model, for RUN given as a model name.
+SELECT r.id FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
+WHERE m.name = %(model)s AND r.status = 'completed'
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT 1
+
+-- runs_show --
+-- One run in full: what was run, with what, by whom.
+SELECT r.id, r.name, r.status, r.model_snapshot, r.params, r.git_revision, r.created_by,
+       r.tags, r.notes, r.metadata, r.created_at, r.started_at, r.finished_at
+FROM evaltool.run r WHERE r.id = %(run_id)s
+
+-- runs_metrics --
+-- A run's live metric statistics.
+SELECT metric, n, n_passed, pass_rate, pass_rate_low, pass_rate_high, mean, mean_low, mean_high,
+       p50, p95, scorer, scorer_version
+FROM evaltool.run_metric_summary WHERE run_id = %(run_id)s ORDER BY metric
+
+-- runs_delete --
+-- Deletes runs with their responses and scores (ON DELETE CASCADE).
+DELETE FROM evaltool.run WHERE id = ANY(%(ids)s) RETURNING id
