@@ -108,3 +108,18 @@ def test_writer_writes_and_is_audited_but_cannot_edit_the_audit_log(
     ]:
         with pytest.raises(errors.InsufficientPrivilege):
             writer.execute(statement)
+
+
+def test_writers_refresh_the_aggregates_and_readers_cannot(
+    conn: psycopg.Connection, login: Login
+) -> None:
+    writer = login("evaltool_writer")
+    assert writer.execute("SELECT view_name FROM evaltool.refresh_aggregates()").fetchall() == [
+        ("evaltool.run_metric_stats",)
+    ]
+    writer.commit()
+    reader = login("evaltool_reader")
+    assert reader.execute("SELECT count(*) FROM evaltool.run_metric_stats").fetchone() == (0,)
+    with pytest.raises(errors.InsufficientPrivilege):
+        reader.execute("SELECT evaltool.refresh_aggregates()")
+    assert conn.execute("SELECT count(*) FROM evaltool.refresh_log").fetchone() == (1,)
