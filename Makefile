@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 # pip on some machines warns about every missing local index; keep its real errors only.
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: install demo migrate test test-embedded test-pg15 lint format clean bench-load bench-run
+.PHONY: install demo migrate refresh test test-embedded test-pg15 lint format clean bench-load bench-run \
+	bench-score
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -38,6 +39,10 @@ demo: install
 migrate: install
 	$(BIN)/evaltool db migrate
 
+## refresh: refresh the materialized aggregates (schedule it: evaltool refresh --schedule)
+refresh: install
+	$(BIN)/evaltool refresh
+
 ## test: the whole suite, against the embedded PostgreSQL 18 and the machine's PostgreSQL 15
 test: test-embedded test-pg15
 
@@ -55,6 +60,10 @@ bench-load: install
 ## bench-run: evaltool run against a bare asyncio client on a local server (20,000 calls)
 bench-run: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## bench-score: SQL scoring, compare_runs and refresh over 2 x 1,000,000 responses
+bench-score: install
+	$(BIN)/python bench/score.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -29,7 +29,8 @@ COMMENT ON FUNCTION evaltool.expected_texts(jsonb) IS
 CREATE OR REPLACE FUNCTION evaltool.normalize_text(t text, options text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
-SELECT CASE WHEN options ~ '(^|,)(whitespace|all)(,|$)'
+SELECT CASE WHEN options IS NULL OR options = '' THEN t  -- folded away when inlined
+            WHEN options ~ '(^|,)(whitespace|all)(,|$)'
             THEN btrim(regexp_replace(
                      CASE WHEN options ~ '(^|,)(punctuation|all)(,|$)'
                           THEN regexp_replace(
@@ -131,11 +132,16 @@ CREATE OR REPLACE FUNCTION evaltool.scorer_exact_match(
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
 SELECT m::integer::double precision, m, '{}'::jsonb
-FROM (SELECT coalesce(ok AND (
-          (jsonb_typeof(expected) IN ('object', 'number', 'boolean') AND output = expected)
-          OR evaltool.normalize_text(output_text, arg)
-             = ANY (ARRAY(SELECT evaltool.normalize_text(e, arg)
-                          FROM unnest(evaltool.expected_texts(expected)) e))), false)) AS x(m)
+FROM (SELECT coalesce(ok AND CASE jsonb_typeof(expected)
+          -- the common case first: one expected string
+          WHEN 'string' THEN evaltool.normalize_text(output_text, arg)
+                             = evaltool.normalize_text(expected #>> '{}', arg)
+          WHEN 'array' THEN evaltool.normalize_text(output_text, arg)
+                            = ANY (ARRAY(SELECT evaltool.normalize_text(e, arg)
+                                         FROM unnest(evaltool.expected_texts(expected)) e))
+          ELSE output = expected
+               OR evaltool.normalize_text(output_text, arg) = evaltool.normalize_text(expected::text, arg)
+          END, false)) AS x(m)
 WHERE jsonb_typeof(expected) IS DISTINCT FROM 'null' AND expected IS NOT NULL
 $$;
 
