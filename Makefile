@@ -22,7 +22,9 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 ## demo: on the embedded PostgreSQL, load the example test cases, run two local model
-## versions over them and show where they differ
+## versions over them, score both in SQL and compare them
+DEMO_METRICS = --metric exact_match:all --metric numeric_close --metric edit_similarity \
+	--metric latency_under:50
 demo: install
 	$(BIN)/evaltool db up
 	$(BIN)/evaltool db migrate
@@ -33,7 +35,11 @@ demo: install
 	$(BIN)/evaltool models price demo-v2 --input-per-mtok 0.25 --output-per-mtok 1.00
 	$(BIN)/evaltool run demo-v1 demo-qa --tag demo
 	$(BIN)/evaltool run demo-v2 demo-qa --tag demo
+	$(BIN)/evaltool score demo-v1 $(DEMO_METRICS)
+	$(BIN)/evaltool score demo-v2 $(DEMO_METRICS)
+	$(BIN)/evaltool refresh
 	$(BIN)/evaltool db psql -f examples/demo_compare.sql
+	$(BIN)/evaltool compare demo-v1 demo-v2
 
 ## migrate: apply migrations and re-apply sql/ (EVALTOOL_DATABASE_URL or the embedded server)
 migrate: install

@@ -11,19 +11,22 @@ WHERE run_id IN (SELECT max(r.id) FROM evaltool.run r JOIN evaltool.model m ON m
                  WHERE m.name IN ('demo-v1', 'demo-v2') GROUP BY m.name)
 ORDER BY model;
 
-\echo 'Where the two versions answer differently (expected answer first)'
-WITH latest AS (
-    SELECT m.name, max(r.id) AS run_id
-    FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
-    WHERE m.name IN ('demo-v1', 'demo-v2')
-    GROUP BY m.name
-)
-SELECT p.external_id AS test_case, p.expected #>> '{}' AS expected,
-       v1.output #>> '{}' AS "demo-v1", v2.output #>> '{}' AS "demo-v2"
-FROM evaltool.prompt p
-JOIN evaltool.response v1 ON v1.prompt_id = p.id
- AND v1.run_id = (SELECT run_id FROM latest WHERE name = 'demo-v1')
-JOIN evaltool.response v2 ON v2.prompt_id = p.id
- AND v2.run_id = (SELECT run_id FROM latest WHERE name = 'demo-v2')
-WHERE v1.output IS DISTINCT FROM v2.output
-ORDER BY p.external_id;
+\echo 'Their metrics, from the materialized evaltool.run_metric_stats (as of evaltool refresh)'
+SELECT s.run_id, m.name AS model, s.metric, s.n, round(s.pass_rate::numeric, 3) AS pass_rate,
+       round(s.pass_rate_low::numeric, 3) AS low, round(s.pass_rate_high::numeric, 3) AS high,
+       round(s.mean::numeric, 3) AS mean
+FROM evaltool.run_metric_stats s
+JOIN evaltool.run r ON r.id = s.run_id JOIN evaltool.model m ON m.id = r.model_id
+WHERE s.run_id IN (SELECT max(r.id) FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
+                   WHERE m.name IN ('demo-v1', 'demo-v2') GROUP BY m.name)
+ORDER BY s.metric, m.name;
+
+\echo 'What got worse from demo-v1 to demo-v2, from evaltool.regressions()'
+SELECT metric, external_id AS test_case, expected #>> '{}' AS expected,
+       baseline_output AS "demo-v1", candidate_output AS "demo-v2"
+FROM evaltool.regressions(
+    (SELECT max(r.id) FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
+     WHERE m.name = 'demo-v1'),
+    (SELECT max(r.id) FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
+     WHERE m.name = 'demo-v2'),
+    'exact_match:all');
