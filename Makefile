@@ -49,8 +49,10 @@ migrate: install
 refresh: install
 	$(BIN)/evaltool refresh
 
-## test: the whole suite, against the embedded PostgreSQL 18 and the machine's PostgreSQL 15
-test: test-embedded test-pg15
+## test: the whole suite, against the embedded PostgreSQL 18 and the machine's PostgreSQL 15,
+## both at once (separate servers); each one's output is shown when it is done
+test: install
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-pg15
 
 test-embedded: install
 	$(BIN)/pytest
