@@ -95,12 +95,17 @@ def stop() -> bool:
         current = state()
         if current is None:
             return False
-        subprocess.run(
+        stopped = subprocess.run(
             [str(_bin_dir() / "pg_ctl"), "-D", str(data_dir()), "-w", "-m", "fast", "stop"],
-            check=True,
             capture_output=True,
+            text=True,
             user=_server_user(),
         )
+        if stopped.returncode != 0:
+            raise DatabaseUnavailable(
+                f"could not stop the embedded PostgreSQL in {data_dir()}: "
+                f"{(stopped.stderr or stopped.stdout).strip()}; see {data_dir() / 'log'}"
+            )
         return True
 
 

@@ -96,9 +96,10 @@ def test_simultaneous_starts_share_one_server(home: Path) -> None:
     assert evaltool(home, "db", "health").returncode == 0
 
     stop = evaltool(home, "db", "stop")
-    assert (stop.returncode, stop.stdout) == (
+    assert (stop.returncode, stop.stdout, stop.stderr) == (
         0,
         f"embedded PostgreSQL stopped ({home / 'pgdata'})\n",
+        "",
     )
     assert postmasters(home / "pgdata") == []
     assert "embedded, stopped" in evaltool(home, "db", "status").stdout

@@ -17,7 +17,14 @@ _limit_option = click.option(
 
 @click.group(name="runs")
 def runs_group() -> None:
-    """Runs of models over datasets: find them, look at one, delete them."""
+    """Runs of models over datasets: find them, look at one, delete them.
+
+    \b
+    Example:
+        evaltool runs list --since 7d
+        evaltool runs search failed last week
+        evaltool runs show 42
+    """
 
 
 @runs_group.command(name="list")
