@@ -57,8 +57,11 @@ test: install
 test-embedded: install
 	$(BIN)/pytest
 
+# Its own temporary root: pytest resets the mode of /tmp/pytest-of-USER when a session
+# starts, which would lock the other session's embedded servers out of their directories.
 test-pg15: install
-	.ci/with-pg15 $(BIN)/pytest
+	mkdir -p -m 755 /tmp/evaltool-pg15-tests
+	TMPDIR=/tmp/evaltool-pg15-tests .ci/with-pg15 $(BIN)/pytest
 
 ## bench-load: evaltool load against COPY limits, executemany and an ORM (1,000,000 rows)
 bench-load: install
