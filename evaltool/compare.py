@@ -23,9 +23,7 @@ def compare(
     with conn.cursor(row_factory=dict_row) as cur:
         runs = {}
         for role, run_id in (("baseline", baseline), ("candidate", candidate)):
-            runs[role] = cur.execute(
-                queries.get("compare_run_label"), {"run_id": run_id}
-            ).fetchone()
+            runs[role] = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
             if runs[role] is None:
                 raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
         params = {"baseline": baseline, "candidate": candidate, "alpha": alpha}

@@ -10,8 +10,9 @@ DECLARE
 BEGIN
     SELECT * INTO s FROM evaltool.scorer c WHERE c.name = score_run.scorer;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no SQL scorer named %', scorer USING ERRCODE = '22023',
-            HINT = 'SELECT name, arg, description FROM evaltool.scorer';
+        RAISE EXCEPTION 'no scorer named %', quote_literal(scorer) USING ERRCODE = '22023',
+            HINT = 'built-in scorers: '
+                   || (SELECT string_agg(c.name, ', ' ORDER BY c.name) FROM evaltool.scorer c);
     END IF;
     IF arg IS NULL AND s.arg_required THEN
         RAISE EXCEPTION 'scorer % needs an argument: %:%', scorer, scorer, s.arg

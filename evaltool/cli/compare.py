@@ -8,7 +8,7 @@ import click
 
 from evaltool import compare as comparing
 from evaltool import db, runs
-from evaltool.cli.output import echo_json, echo_table
+from evaltool.cli.output import echo_json, echo_table, number_text
 from evaltool.errors import CheckFailed
 
 
@@ -88,11 +88,7 @@ def compare(
 
 
 def _label(run: dict[str, Any]) -> str:
-    return f"run {run['id']} ({run['model']} on {run['dataset']}:{run['dataset_version']})"
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+    return f"run {run['run_id']} ({run['model']} on {run['dataset']}:{run['dataset_version']})"
 
 
 def _p(value: float | None) -> str:
@@ -133,8 +129,8 @@ def _table(result: dict[str, Any]) -> None:
                 r["metric"],
                 r["test"],
                 r["n_paired"],
-                _num(r["baseline_mean"]),
-                _num(r["candidate_mean"]),
+                number_text(r["baseline_mean"]),
+                number_text(r["candidate_mean"]),
                 _delta(r),
                 r["worse"],
                 r["better"],
@@ -172,8 +168,8 @@ def _markdown(result: dict[str, Any]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {_md(r['metric'])} | {r['n_paired']} | {_num(r['baseline_mean'])} | "
-            f"{_num(r['candidate_mean'])} | {_delta(r)} | {_md(_p(r['p_value']))} | "
+            f"| {_md(r['metric'])} | {r['n_paired']} | {number_text(r['baseline_mean'])} | "
+            f"{number_text(r['candidate_mean'])} | {_delta(r)} | {_md(_p(r['p_value']))} | "
             f"{icon.get(r['verdict'], r['verdict'])} |"
         )
     for metric, cases in _by_metric(result["regressions"]).items():

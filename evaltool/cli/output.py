@@ -36,6 +36,16 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         click.echo(line(row))
 
 
+def number_text(value: float | None, digits: int = 3) -> str:
+    """A statistic for a table: fixed digits, empty when there is none."""
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def cost_text(value: Decimal | None) -> str:
+    """A cost in USD, or why there is none."""
+    return "no price set" if value is None else f"${value:,.6f}"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from evaltool import adapters, datasets, db, runs
-from evaltool.cli.output import echo_json, json_option
+from evaltool.cli.output import cost_text, echo_json, json_option
 from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
 from evaltool.runner import CallOptions, Outcome, Worker
@@ -210,9 +210,9 @@ def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
         f"{s['errors']:,} error{'' if s['errors'] == 1 else 's'}, {s['pending']:,} pending"
     )
     if s["input_tokens"] is not None:
-        cost = f"${s['cost_usd']:,.6f}" if s["cost_usd"] is not None else "no price set"
         click.echo(
-            f"  tokens: {s['input_tokens']:,} in, {s['output_tokens'] or 0:,} out; cost: {cost}"
+            f"  tokens: {s['input_tokens']:,} in, {s['output_tokens'] or 0:,} out; "
+            f"cost: {cost_text(s['cost_usd'])}"
         )
     if s["latency_p50_ms"] is not None:
         click.echo(

@@ -6,7 +6,7 @@ import click
 from psycopg.rows import dict_row
 
 from evaltool import db, queries, runfilter, runs
-from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.cli.output import cost_text, echo_json, echo_table, json_option, number_text
 from evaltool.errors import EvaltoolError
 from evaltool.runfilter import RunFilter
 
@@ -106,7 +106,9 @@ def show(run_ref: str, as_json: bool) -> None:
         if run is None:
             raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
         summary = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
-        metrics = cur.execute(queries.get("runs_metrics"), {"run_id": run_id}).fetchall()
+        metrics = cur.execute(
+            queries.get("runs_metrics"), {"run_id": run_id, "metrics": None}
+        ).fetchall()
     if as_json:
         echo_json({**run, "summary": summary, "metrics": metrics})
         return
@@ -126,14 +128,21 @@ def show(run_ref: str, as_json: bool) -> None:
         click.echo(f"  tags     {', '.join(run['tags'])}  {run['notes'] or ''}".rstrip())
     click.echo(
         f"  cases    {summary['test_cases']}: {summary['ok']} ok, {summary['errors']} "
-        f"errors, {summary['pending']} pending; cost {_money(summary['cost_usd'])}"
+        f"errors, {summary['pending']} pending; cost {cost_text(summary['cost_usd'])}"
     )
     if metrics:
         click.echo()
         echo_table(
             ["metric", "n", "pass rate (95% CI)", "mean", "p50", "p95"],
             [
-                [m["metric"], m["n"], _rate(m), _num(m["mean"]), _num(m["p50"]), _num(m["p95"])]
+                [
+                    m["metric"],
+                    m["n"],
+                    _rate(m),
+                    number_text(m["mean"]),
+                    number_text(m["p50"]),
+                    number_text(m["p95"]),
+                ]
                 for m in metrics
             ],
         )
@@ -197,7 +206,7 @@ def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
                 r["errors"],
                 _pct(r["pass_rate"]),
                 _pct(r["success_rate"]),
-                _money(r["cost_usd"]),
+                cost_text(r["cost_usd"]),
                 f"{r['created_at']:%Y-%m-%d %H:%M}",
             ]
             for r in rows
@@ -207,14 +216,6 @@ def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
 
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.0%}"
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
-
-
-def _money(value: Any) -> str:
-    return "no price set" if value is None else f"${value:.4f}"
 
 
 def _rate(m: dict[str, Any]) -> str:

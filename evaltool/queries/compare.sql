@@ -10,11 +10,3 @@ FROM (SELECT g.*, row_number() OVER (PARTITION BY g.metric) AS nth,
       FROM evaltool.regressions(%(baseline)s, %(candidate)s) g) x
 WHERE x.nth <= %(limit)s AND x.metric = ANY(%(metrics)s)
 ORDER BY x.metric, x.nth
-
--- compare_run_label --
--- What a run is, in a few words, for the heading of a comparison.
-SELECT r.id, m.name AS model, d.name AS dataset, d.version AS dataset_version, r.name, r.status
-FROM evaltool.run r
-JOIN evaltool.model m ON m.id = r.model_id
-JOIN evaltool.dataset d ON d.id = r.dataset_id
-WHERE r.id = %(run_id)s

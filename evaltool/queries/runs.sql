@@ -45,10 +45,12 @@ SELECT r.id, r.name, r.status, r.model_snapshot, r.params, r.git_revision, r.cre
 FROM evaltool.run r WHERE r.id = %(run_id)s
 
 -- runs_metrics --
--- A run's live metric statistics.
+-- A run's live metric statistics: all its metrics, or those named in %(metrics)s.
 SELECT metric, n, n_passed, pass_rate, pass_rate_low, pass_rate_high, mean, mean_low, mean_high,
        p50, p95, scorer, scorer_version
-FROM evaltool.run_metric_summary WHERE run_id = %(run_id)s ORDER BY metric
+FROM evaltool.run_metric_summary
+WHERE run_id = %(run_id)s AND (%(metrics)s::text[] IS NULL OR metric = ANY(%(metrics)s))
+ORDER BY metric
 
 -- runs_delete --
 -- Deletes runs with their responses and scores (ON DELETE CASCADE).
