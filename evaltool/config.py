@@ -17,9 +17,10 @@ def database_url_from_env() -> str | None:
     return os.environ.get(DATABASE_URL_ENV) or None
 
 
-def schema_dir(name: str) -> Path:
-    """The `sql` or `migrations` folder: packaged inside a wheel, else the source tree's."""
-    packaged = Path(__file__).parent / "_schema" / name
+def data_dir(name: str) -> Path:
+    """The `sql`, `migrations` or `reports` folder: packaged inside a wheel, else the
+    source tree's."""
+    packaged = Path(__file__).parent / "_data" / name
     if packaged.is_dir():
         return packaged
     return Path(__file__).parent.parent / name

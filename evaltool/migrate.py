@@ -98,7 +98,7 @@ def apply_definitions(conn: psycopg.Connection) -> list[str]:
     """
     applied = {mid for mid, _ in status(conn).applied}
     files = []
-    for path in sorted(config.schema_dir("sql").glob("*.sql")):
+    for path in sorted(config.data_dir("sql").glob("*.sql")):
         text = path.read_text()
         required = _REQUIRES.findall(text)
         if set(required) <= applied:
@@ -136,7 +136,7 @@ def yoyo_url(url: str) -> str:
 
 
 def _migrations() -> MigrationList:
-    return read_migrations(str(config.schema_dir("migrations")))
+    return read_migrations(str(config.data_dir("migrations")))
 
 
 def _backend(url: str) -> DatabaseBackend:

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 EMBEDDED_TEST_HOME = REPO / ".evaltool" / "test"
 # Every migration id, oldest first, and the schema version once all are applied.
 MIGRATION_IDS = sorted(
-    p.stem for p in config.schema_dir("migrations").glob("*.sql") if ".rollback" not in p.name
+    p.stem for p in config.data_dir("migrations").glob("*.sql") if ".rollback" not in p.name
 )
 LATEST = MIGRATION_IDS[-1]
 

@@ -223,7 +223,7 @@ def test_compare_command_gates_on_regressions(run_cli: RunCli, conn: psycopg.Con
     assert exact["p_value"] == pytest.approx(2 * 0.5**12)
 
     md = run_cli("compare", str(base), str(cand), "--format", "md").stdout
-    assert md.splitlines()[2].startswith("| metric |")
+    assert md.splitlines()[4].startswith("| metric |")  # the verdict table comes first
     assert "&lt;b&gt;" in md and "\\*\\*no\\*\\*" in md and "\\|" in md and "<b>" not in md
 
     same = run_cli("compare", str(base), str(base), "--fail-on-regression")

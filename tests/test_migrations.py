@@ -13,7 +13,7 @@ from evaltool import config, migrate
 from evaltool.errors import MigrationError
 from tests.catalog import product_objects, snapshot
 
-MIGRATIONS = config.schema_dir("migrations")
+MIGRATIONS = config.data_dir("migrations")
 ALL = [
     "0001_core",
     "0002_roles",
@@ -65,8 +65,8 @@ def schema_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Pa
     """Private copies of migrations/ and sql/ that a test may change."""
     dirs = {name: tmp_path / name for name in ("migrations", "sql")}
     for name, target in dirs.items():
-        shutil.copytree(config.schema_dir(name), target)
-    monkeypatch.setattr(config, "schema_dir", lambda name: dirs[name])
+        shutil.copytree(config.data_dir(name), target)
+    monkeypatch.setattr(config, "data_dir", lambda name: dirs[name])
     return dirs
 
 

@@ -12,6 +12,7 @@ from evaltool.cli.db import db
 from evaltool.cli.load import load
 from evaltool.cli.models import models_group
 from evaltool.cli.refresh import refresh
+from evaltool.cli.report import report
 from evaltool.cli.run import run
 from evaltool.cli.runs import runs_group
 from evaltool.cli.score import score
@@ -85,6 +86,7 @@ cli.add_command(score)
 cli.add_command(compare)
 cli.add_command(refresh)
 cli.add_command(runs_group)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -1,15 +1,14 @@
 """`evaltool compare`: per-metric verdicts of a candidate run against a baseline run."""
 
-import html
 import json
 from typing import Any
 
 import click
 
-from evaltool import compare as comparing
 from evaltool import db, runs
 from evaltool.cli.output import echo_json, echo_table, number_text
 from evaltool.errors import CheckFailed
+from evaltool.reports import data, render
 
 
 @click.command(name="compare")
@@ -69,7 +68,7 @@ def compare(
         evaltool compare prod-model new-model --fail-on-regression
     """
     with db.connect() as conn:
-        result = comparing.compare(
+        result = data.compare_report(
             conn,
             runs.resolve(conn, baseline),
             runs.resolve(conn, candidate),
@@ -78,9 +77,9 @@ def compare(
             worst=worst,
         )
     if fmt == "json":
-        echo_json(result)
+        echo_json({k: v for k, v in result.items() if k != "regressions_by_metric"})
     elif fmt == "md":
-        click.echo(_markdown(result))
+        click.echo(render.render("compare", "md", result), nl=False)
     else:
         _table(result)
     if fail_on_regression and result["regressed"]:
@@ -89,12 +88,6 @@ def compare(
 
 def _label(run: dict[str, Any]) -> str:
     return f"run {run['run_id']} ({run['model']} on {run['dataset']}:{run['dataset_version']})"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return ""
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
 def _delta(row: dict[str, Any]) -> str:
@@ -134,7 +127,7 @@ def _table(result: dict[str, Any]) -> None:
                 _delta(r),
                 r["worse"],
                 r["better"],
-                _p(r["p_value"]),
+                render.pvalue(r["p_value"]),
                 r["verdict"],
             ]
             for r in result["metrics"]
@@ -143,7 +136,7 @@ def _table(result: dict[str, Any]) -> None:
     unpaired = sum(r["n_unpaired"] for r in result["metrics"])
     if unpaired:
         click.echo(f"({unpaired} scores are in one run only and were left out)")
-    for metric, cases in _by_metric(result["regressions"]).items():
+    for metric, cases in result["regressions_by_metric"].items():
         click.echo(f"\n{metric}: {cases[0]['total']} regressed test case(s)")
         for case in cases:
             click.echo(
@@ -156,58 +149,7 @@ def _table(result: dict[str, Any]) -> None:
             click.echo(f"  ... and {cases[0]['total'] - len(cases)} more")
 
 
-def _markdown(result: dict[str, Any]) -> str:
-    rows = result["metrics"]
-    icon = {"regressed": "🔴 regressed", "improved": "🟢 improved"}
-    lines = [
-        f"**evaltool compare**: {_md(_label(result['candidate']))} against "
-        f"{_md(_label(result['baseline']))}, alpha {result['alpha']}",
-        "",
-        "| metric | n | baseline | candidate | delta (CI) | p | verdict |",
-        "|---|--:|--:|--:|---|--:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {_md(r['metric'])} | {r['n_paired']} | {number_text(r['baseline_mean'])} | "
-            f"{number_text(r['candidate_mean'])} | {_delta(r)} | {_md(_p(r['p_value']))} | "
-            f"{icon.get(r['verdict'], r['verdict'])} |"
-        )
-    for metric, cases in _by_metric(result["regressions"]).items():
-        lines += [
-            "",
-            f"<details><summary>{_md(metric)}: {cases[0]['total']} regressed test case(s)"
-            "</summary>",
-            "",
-            "| test case | expected | baseline | candidate |",
-            "|---|---|---|---|",
-        ]
-        for case in cases:
-            lines.append(
-                f"| {_md(case['external_id'] or str(case['prompt_id']))} | "
-                f"{_md(_short(case['expected']))} | {_md(_short(case['baseline_output']))} | "
-                f"{_md(_short(case['candidate_output']))} |"
-            )
-        if cases[0]["total"] > len(cases):
-            lines.append(f"\n… and {cases[0]['total'] - len(cases)} more")
-        lines += ["", "</details>"]
-    return "\n".join(lines)
-
-
-def _by_metric(cases: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for case in cases:
-        grouped.setdefault(case["metric"], []).append(case)
-    return grouped
-
-
 def _short(value: Any, width: int = 60) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _md(text: str) -> str:
-    """Model output made inert in a Markdown table cell: HTML escaped, pipes and Markdown
-    punctuation backslash-escaped."""
-    text = html.escape(text, quote=True)
-    return "".join("\\" + ch if ch in "\\`*_[]|#!~" else ch for ch in text)

@@ -1,0 +1,216 @@
+"""`evaltool report`: self-contained HTML and Markdown reports rendered from the views."""
+
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evaltool import db, runs
+from evaltool.errors import CheckFailed, EvaltoolError
+from evaltool.reports import data, render
+
+
+def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        help="File to write: .html or .md. Without it, Markdown goes to stdout.",
+    )(command)
+    return click.option(
+        "--template-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Templates here replace the built-in ones of the same name (KIND.html.j2, ...).",
+    )(command)
+
+
+def _worst_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--worst",
+        type=click.IntRange(0),
+        default=10,
+        show_default=True,
+        help="Longest list to show (regressed cases per metric, errors); the rest are counted.",
+    )(command)
+
+
+@click.group(name="report")
+def report() -> None:
+    """Render reports from the database as self-contained HTML or Markdown.
+
+    HTML reports are one file with inline styles and SVG charts: they open offline,
+    print well and follow the reader's light or dark mode. Markdown is GitHub-flavoured,
+    fit for a pull-request comment. The format follows the extension of -o; without -o,
+    Markdown is printed. Every number comes from the views and SQL functions; every
+    model input and output is escaped.
+
+    \b
+    Example:
+        evaltool report run 42 -o run-42.html
+        evaltool report compare 41 42 -o compare.md
+        evaltool report leaderboard --dataset qa -o leaderboard.html
+        evaltool report cost --from 2026-11-01 --to 2026-11-30 -o cost.html
+    """
+
+
+@report.command(name="run")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--metric", help="Metric whose pass rate leads the summary (default: the first).")
+@click.option(
+    "--bins", type=click.IntRange(2, 200), default=20, show_default=True, help="Histogram bins."
+)
+@_worst_option
+@_output_options
+def report_run(
+    run_ref: str,
+    metric: str | None,
+    bins: int,
+    worst: int,
+    output: Path | None,
+    template_dir: Path | None,
+) -> None:
+    """One run: what ran, summary, metrics with intervals, distributions, errors.
+
+    RUN is a run id, or a model name for that model's latest completed run.
+
+    \b
+    Example:
+        evaltool report run 42 -o run-42.html
+        evaltool report run my-model --metric exact_match -o run.md
+    """
+    with db.connect() as conn:
+        document = data.run_report(
+            conn, runs.resolve(conn, run_ref), metric=metric, bins=bins, worst=worst
+        )
+    _emit("run", document, output, template_dir)
+
+
+@report.command(name="compare")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level of the verdicts.",
+)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 after writing the report when a (chosen) metric regressed.",
+)
+@_worst_option
+@_output_options
+def report_compare(
+    baseline: str,
+    candidate: str,
+    metrics: tuple[str, ...],
+    alpha: float,
+    fail_on_regression: bool,
+    worst: int,
+    output: Path | None,
+    template_dir: Path | None,
+) -> None:
+    """CANDIDATE against BASELINE: verdicts, deltas with intervals, worst regressions.
+
+    The verdicts are those of `evaltool compare` (the SQL function compare_runs).
+
+    \b
+    Example:
+        evaltool report compare 41 42 -o compare.html
+        evaltool report compare prod-model new-model -o comment.md --fail-on-regression
+    """
+    with db.connect() as conn:
+        document = data.compare_report(
+            conn,
+            runs.resolve(conn, baseline),
+            runs.resolve(conn, candidate),
+            metrics=list(metrics),
+            alpha=alpha,
+            worst=worst,
+        )
+    _emit("compare", document, output, template_dir)
+    if fail_on_regression and document["regressed"]:
+        raise CheckFailed(f"regression in {', '.join(document['regressed'])} (alpha {alpha})")
+
+
+@report.command(name="leaderboard")
+@click.option("--dataset", help="Only this dataset (all versions).")
+@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
+@_output_options
+def report_leaderboard(
+    dataset: str | None,
+    metrics: tuple[str, ...],
+    output: Path | None,
+    template_dir: Path | None,
+) -> None:
+    """Models ranked per dataset and metric by their latest completed run.
+
+    Read from the materialized aggregates: run `evaltool refresh` first for the latest
+    scores. The report says when they were refreshed.
+
+    \b
+    Example:
+        evaltool refresh && evaltool report leaderboard --dataset qa -o leaderboard.html
+    """
+    with db.connect() as conn:
+        document = data.leaderboard_report(conn, dataset=dataset, metrics=list(metrics))
+    _emit("leaderboard", document, output, template_dir)
+
+
+@report.command(name="cost")
+@click.option(
+    "--from",
+    "since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (default: 29 days before --to).",
+)
+@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@_output_options
+def report_cost(
+    since: Any,
+    until: Any,
+    output: Path | None,
+    template_dir: Path | None,
+) -> None:
+    """What model calls cost, per day, model, project and user.
+
+    Both days are included; days are those of the database session's time zone.
+
+    \b
+    Example:
+        evaltool report cost -o cost.html                      # the last 30 days
+        evaltool report cost --from 2026-11-01 --to 2026-11-30 -o november.md
+    """
+    last = until.date() if until else date.today()
+    first = since.date() if since else last - timedelta(days=29)
+    with db.connect() as conn:
+        document = data.cost_report(conn, first, last)
+    _emit("cost", document, output, template_dir)
+
+
+def _emit(kind: str, document: dict[str, Any], output: Path | None, templates: Path | None) -> None:
+    """Markdown to stdout, or the file -o names, written whole or not at all."""
+    if output is None:
+        click.echo(render.render(kind, "md", document, templates), nl=False)
+        return
+    text = render.render(kind, render.format_of(output), document, templates)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.fchmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise EvaltoolError(f"cannot write {output}: {exc.strerror}") from exc
+    click.echo(f"wrote {output}")

@@ -1,0 +1,63 @@
+-- report_score_histograms --
+-- The metrics of a run whose values are more than 0 and 1 (pass rates say the rest), each
+-- with its values counted into %(bins)s bins (sql/82_fn_histogram.sql).
+SELECT m.metric, h.bucket, h.low, h.high, h.n
+FROM (SELECT s.metric FROM evaltool.response x
+      JOIN evaltool.score s ON s.response_id = x.id
+      WHERE x.run_id = %(run_id)s
+      GROUP BY s.metric
+      HAVING bool_or(s.value NOT IN (0, 1))) m
+CROSS JOIN LATERAL evaltool.score_histogram(%(run_id)s, m.metric, %(bins)s) h
+ORDER BY m.metric, h.bucket
+
+-- report_latency_histogram --
+-- Latency of a run's ok responses in %(bins)s bins.
+SELECT bucket, low, high, n FROM evaltool.latency_histogram(%(run_id)s, %(bins)s)
+
+-- report_run_errors --
+-- The %(limit)s most frequent errors of a run, and how many distinct errors there are.
+SELECT e.error, e.responses, e.attempts, e.first_at, e.last_at, e.examples,
+       count(*) OVER () AS total
+FROM evaltool.run_error_summary e
+WHERE e.run_id = %(run_id)s
+ORDER BY e.responses DESC, e.error
+LIMIT %(limit)s
+
+-- report_leaderboard --
+-- Models ranked per dataset and metric by their latest completed run (higher is better:
+-- pass rate, else mean value), from model_performance and run_metric_stats as of their
+-- last refresh, with the latest run's cost and median latency.
+SELECT mp.dataset, mp.dataset_version, mp.metric, mp.model, mp.runs,
+       mp.latest_run_id, mp.latest_run_at, mp.mean_pass_rate, mp.mean_value,
+       st.n, st.pass_rate, st.pass_rate_low, st.pass_rate_high, st.mean, st.mean_low,
+       st.mean_high, rs.cost_usd, rs.latency_p50_ms,
+       rank() OVER (PARTITION BY mp.dataset, mp.dataset_version, mp.metric
+                    ORDER BY coalesce(st.pass_rate, st.mean) DESC NULLS LAST) AS rank
+FROM evaltool.model_performance mp
+JOIN evaltool.run_metric_stats st ON st.run_id = mp.latest_run_id AND st.metric = mp.metric
+JOIN evaltool.run_summary rs ON rs.run_id = mp.latest_run_id
+WHERE (%(dataset)s::text IS NULL OR mp.dataset = %(dataset)s)
+  AND (%(metrics)s::text[] IS NULL OR mp.metric = ANY(%(metrics)s))
+ORDER BY mp.dataset, mp.dataset_version, mp.metric, rank, mp.model
+
+-- report_last_refresh --
+-- When the materialized aggregates were last refreshed (NULL: never by evaltool).
+SELECT max(finished_at) AS refreshed_at FROM evaltool.refresh_log
+
+-- report_cost --
+-- Calls, tokens and cost from cost_daily between %(since)s and %(until)s (days), in one
+-- pass: the total, and per day, model, project and user ("by" says which).
+SELECT CASE WHEN grouping(c.day) = 0 THEN 'day'
+            WHEN grouping(c.model) = 0 THEN 'model'
+            WHEN grouping(c.project) = 0 THEN 'project'
+            WHEN grouping(c.created_by) = 0 THEN 'user'
+            ELSE 'total' END AS by,
+       coalesce(to_char(c.day, 'YYYY-MM-DD'), c.model, c.project, c.created_by) AS key,
+       sum(c.calls) AS calls, sum(c.errors) AS errors,
+       sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS output_tokens,
+       sum(c.cost_usd) AS cost_usd, sum(c.unpriced_calls) AS unpriced_calls
+FROM evaltool.cost_daily c
+WHERE c.day >= %(since)s::date AND c.day < %(until)s::date + 1
+GROUP BY GROUPING SETS ((), (c.day), (c.model), (c.project), (c.created_by))
+ORDER BY by, CASE WHEN grouping(c.day) = 0 THEN NULL ELSE sum(c.cost_usd) END DESC NULLS LAST,
+         key

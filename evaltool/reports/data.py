@@ -1,0 +1,137 @@
+"""The documents that report templates render, each read from the views and SQL
+functions only: nothing that SQL computes is computed again here."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from evaltool import compare, queries
+from evaltool.errors import EvaltoolError
+
+
+def run_report(
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    metric: str | None = None,
+    bins: int = 20,
+    worst: int = 10,
+) -> dict[str, Any]:
+    """One run: what ran (runs_show), its summary (run_summary), metric statistics
+    (run_metric_summary), score and latency histograms, and its most frequent errors.
+    `metric` is the one whose pass rate leads the summary (default: the first pass/fail
+    metric)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        run = cur.execute(queries.get("runs_show"), {"run_id": run_id}).fetchone()
+        if run is None:
+            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+        summary = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
+        metrics = cur.execute(
+            queries.get("runs_metrics"), {"run_id": run_id, "metrics": None}
+        ).fetchall()
+        histograms: dict[str, list[dict[str, Any]]] = {}
+        params = {"run_id": run_id, "bins": bins}
+        for row in cur.execute(queries.get("report_score_histograms"), params):
+            histograms.setdefault(row.pop("metric"), []).append(row)
+        latency = cur.execute(queries.get("report_latency_histogram"), params).fetchall()
+        errors = cur.execute(
+            queries.get("report_run_errors"), {"run_id": run_id, "limit": worst}
+        ).fetchall()
+    return {
+        "kind": "run",
+        "run": run,
+        "summary": summary,
+        "metrics": metrics,
+        "primary": _primary(metrics, metric),
+        "score_histograms": histograms,
+        "latency_histogram": latency,
+        "errors": errors,
+        "errors_total": errors[0]["total"] if errors else 0,
+        "generated_at": datetime.now(UTC),
+    }
+
+
+def compare_report(
+    conn: psycopg.Connection,
+    baseline: int,
+    candidate: int,
+    *,
+    metrics: list[str] | None = None,
+    alpha: float = 0.05,
+    worst: int = 10,
+) -> dict[str, Any]:
+    """Two runs: compare_runs' verdicts and the worst regressions (evaltool.compare), with
+    both runs' summaries for cost and latency."""
+    document = compare.compare(conn, baseline, candidate, metrics=metrics, alpha=alpha, worst=worst)
+    regressions: dict[str, list[dict[str, Any]]] = {}
+    for case in document["regressions"]:
+        regressions.setdefault(case["metric"], []).append(case)
+    return {
+        **document,
+        "kind": "compare",
+        "regressions_by_metric": regressions,
+        "generated_at": datetime.now(UTC),
+    }
+
+
+def leaderboard_report(
+    conn: psycopg.Connection,
+    *,
+    dataset: str | None = None,
+    metrics: list[str] | None = None,
+) -> dict[str, Any]:
+    """Models ranked per dataset and metric by their latest completed run, as of the last
+    refresh of the materialized aggregates."""
+    params = {"dataset": dataset, "metrics": metrics or None}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(queries.get("report_leaderboard"), params).fetchall()
+        refreshed = cur.execute(queries.get("report_last_refresh")).fetchone()["refreshed_at"]
+    boards: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        boards.setdefault((row["dataset"], row["dataset_version"], row["metric"]), []).append(row)
+    return {
+        "kind": "leaderboard",
+        "dataset": dataset,
+        "boards": [
+            {"dataset": d, "dataset_version": v, "metric": m, "rows": board}
+            for (d, v, m), board in boards.items()
+        ],
+        "refreshed_at": refreshed,
+        "generated_at": datetime.now(UTC),
+    }
+
+
+def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str, Any]:
+    """Calls, tokens and cost from since to until (both days included): the total, and per
+    day, model, project and user, from cost_daily."""
+    if until < since:
+        raise EvaltoolError(f"--to {until} is before --from {since}")
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(queries.get("report_cost"), {"since": since, "until": until}).fetchall()
+    groups = ("total", "day", "model", "project", "user")
+    by: dict[str, list[dict[str, Any]]] = {group: [] for group in groups}
+    for row in rows:
+        by[row["by"]].append(row)
+    return {
+        "kind": "cost",
+        "since": since,
+        "until": until,
+        "total": by["total"][0] if by["total"] else None,
+        "days": by["day"],
+        "models": by["model"],
+        "projects": by["project"],
+        "users": by["user"],
+        "generated_at": datetime.now(UTC),
+    }
+
+
+def _primary(metrics: list[dict[str, Any]], name: str | None) -> dict[str, Any] | None:
+    if name is not None:
+        for row in metrics:
+            if row["metric"] == name:
+                return row
+        have = ", ".join(r["metric"] for r in metrics) or "none"
+        raise EvaltoolError(f"metric {name} is not scored in this run (scored: {have})")
+    return next((r for r in metrics if r["pass_rate"] is not None), None)

@@ -1,0 +1,198 @@
+"""Rendering report documents with the Jinja templates of reports/.
+
+A template is named KIND.FORMAT.j2 (run.html.j2, compare.md.j2, ...). HTML is
+autoescaped; in Markdown every value is escaped too, by the environment's finalize hook,
+so a template cannot forget to: only Markup (the output of the md_cell filter, or
+chart SVG) passes unchanged.
+"""
+
+import html
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from evaltool.config import data_dir
+from evaltool.errors import EvaltoolError
+
+NONE = "\N{EN DASH}"  # shown where a statistic does not exist (no n, no price, ...)
+
+FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+# Characters with a meaning inside a line of GitHub-flavoured Markdown, backslash-escaped
+# in values (after HTML escaping has made entities of <, > and &). Values never start a
+# line, so list and heading markers at a line's start need no escape. Model text also
+# gets ":" (autolinks, emoji) and "@" escaped.
+_MD_SPECIAL = frozenset("\\`*_[]|#!~")
+_MD_MODEL_TEXT = _MD_SPECIAL | {":", "@"}
+
+
+def format_of(path: Path) -> str:
+    """html or md, from a file name's extension."""
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise EvaltoolError(
+            f"{path}: cannot tell the format from its extension (use .html or .md)"
+        ) from None
+
+
+def render(kind: str, fmt: str, document: dict[str, Any], template_dir: Path | None = None) -> str:
+    """Render `document` with the template KIND.FORMAT.j2; templates in template_dir are
+    used before the built-in ones of the same name."""
+    try:
+        template = environment(fmt, template_dir).get_template(f"{kind}.{fmt}.j2")
+        return template.render(doc=document)
+    except jinja2.TemplateNotFound as exc:
+        raise EvaltoolError(f"no report template {exc.name}") from exc
+    except jinja2.TemplateError as exc:
+        where = f"{exc.filename}:{exc.lineno}: " if hasattr(exc, "lineno") else ""
+        raise EvaltoolError(f"report template error: {where}{exc}") from exc
+
+
+def environment(fmt: str, template_dir: Path | None = None) -> jinja2.Environment:
+    """The Jinja environment of one output format, with evaltool's filters."""
+    paths = [str(template_dir)] if template_dir else []
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*paths, str(data_dir("reports"))]),
+        autoescape=fmt == "html",
+        finalize=md_escape if fmt == "md" else _blank_none,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=number,
+        pct=percent,
+        signed=signed,
+        count=count,
+        cost=cost,
+        ms=milliseconds,
+        pvalue=pvalue,
+        when=when,
+        duration=duration,
+        text=as_text,
+        clip=clip,
+        pretty=pretty_json,
+        md_cell=md_cell,
+    )
+    env.globals.update(scale=scale, bounds=bounds)
+    return env
+
+
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def md_escape(value: Any, special: frozenset[str] = _MD_SPECIAL) -> Any:
+    """A value made inert in GitHub Markdown: HTML escaped, Markdown punctuation
+    backslash-escaped, line breaks as spaces. Markup passes unchanged."""
+    if isinstance(value, Markup):
+        return value
+    text = " ".join(("" if value is None else str(value)).split())
+    return "".join("\\" + ch if ch in special else ch for ch in html.escape(text, quote=False))
+
+
+def md_cell(value: Any, width: int = 200) -> Markup:
+    """Model input or output for a Markdown table cell: escaped, clipped to `width`
+    characters, inside <code> so GitHub makes no mentions, issue links or emoji of it."""
+    return Markup(f"<code>{md_escape(clip(as_text(value), width), _MD_MODEL_TEXT)}</code>")
+
+
+def as_text(value: Any) -> str:
+    """A JSON value as text: strings as they are, anything else as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def pretty_json(value: Any) -> str:
+    """A JSON value for a <pre> block: strings as they are, anything else indented."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def clip(text: str, width: int) -> str:
+    """At most `width` characters, saying how many were left out."""
+    if len(text) <= width:
+        return text
+    return f"{text[:width]}… ({len(text) - width:,} more characters)"
+
+
+def number(value: float | Decimal | None, digits: int = 3) -> str:
+    return NONE if value is None else f"{value:,.{digits}f}"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return NONE if value is None else f"{100 * value:.{digits}f}%"
+
+
+def signed(value: float | None, digits: int = 3) -> str:
+    return NONE if value is None else f"{value:+.{digits}f}"
+
+
+def count(value: int | Decimal | None) -> str:
+    return NONE if value is None else f"{int(value):,}"
+
+
+def cost(value: Decimal | float | None) -> str:
+    if value is None:
+        return "no price set"
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    return f"${value:.6f}".rstrip("0")  # cents are too coarse for single calls
+
+
+def milliseconds(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return f"{value / 1000:,.2f} s" if value >= 1000 else f"{value:,.1f} ms"
+
+
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def when(value: datetime | None) -> str:
+    return NONE if value is None else value.strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return NONE
+    seconds = value.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {seconds} s"
+
+
+def scale(value: float, low: float, high: float, pixels: float) -> float:
+    """Position of value on an axis from low (0) to high (pixels)."""
+    if high <= low:
+        return 0.0
+    return round((value - low) / (high - low) * pixels, 2)
+
+
+def bounds(
+    values: list[Any], include: tuple[float, ...] = (), symmetric: bool = False
+) -> tuple[float, float]:
+    """The ends of an axis that shows every value and those of `include`; centred on
+    zero when symmetric."""
+    seen = [float(v) for v in values if v is not None] + list(include)
+    low, high = (min(seen), max(seen)) if seen else (0.0, 1.0)
+    if symmetric:
+        half = max(abs(low), abs(high)) or 1.0
+        return -half, half
+    return (low, high) if high > low else (low, low + 1.0)
