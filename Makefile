@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 ## demo: on the embedded PostgreSQL, load the example test cases, run two local model
-## versions over them, score both in SQL and compare them
+## versions over them, score both in SQL, compare them, and write the comparison report
 DEMO_METRICS = --metric exact_match:all --metric numeric_close --metric edit_similarity \
 	--metric latency_under:50
 demo: install
@@ -40,6 +40,8 @@ demo: install
 	$(BIN)/evaltool refresh
 	$(BIN)/evaltool db psql -f examples/demo_compare.sql
 	$(BIN)/evaltool compare demo-v1 demo-v2
+	$(BIN)/evaltool report compare demo-v1 demo-v2 -o reports/out/demo-compare.html
+	$(BIN)/evaltool report compare demo-v1 demo-v2 -o reports/out/demo-compare.md
 
 ## migrate: apply migrations and re-apply sql/ (EVALTOOL_DATABASE_URL or the embedded server)
 migrate: install
@@ -52,6 +54,7 @@ refresh: install
 ## test: the whole suite, against the embedded PostgreSQL 18 and the machine's PostgreSQL 15,
 ## both at once (separate servers); each one's output is shown when it is done
 test: install
+	.ci/install-chromium
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-pg15
 
 test-embedded: install

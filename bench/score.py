@@ -6,11 +6,15 @@ Measured in one process on a fresh database (evaltool_bench, on evaltool's serve
   python loop   fetch run B's outputs, compare in Python, executemany the scores back
   compare_runs  evaltool.compare_runs(A, B) over both runs' scores
   refresh       evaltool.refresh_aggregates(): the materialized per-run statistics
+  report run    `evaltool report run B -o FILE.html`, a whole process (start included)
+  report compare  `evaltool report compare A B -o FILE.html`, a whole process
 """
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +56,21 @@ def timed(label: str, action: Callable[[], object]) -> float:
     seconds = time.perf_counter() - start
     print(f" {seconds:.1f} s", flush=True)
     return seconds
+
+
+def report(url: str, *args: str) -> Callable[[], object]:
+    """`evaltool report ARGS -o FILE.html` as a user runs it; the file's size is printed."""
+
+    def action() -> object:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "report.html"
+            env = {**os.environ, "EVALTOOL_DATABASE_URL": url}
+            command = [sys.executable, "-m", "evaltool", "report", *args, "-o", str(out)]
+            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+            print(f" [{out.stat().st_size / 1024:,.0f} KiB]", end="")
+        return None
+
+    return action
 
 
 def python_loop(url: str, run_id: int) -> None:
@@ -121,6 +140,8 @@ def main() -> None:
         verdict = conn.execute("SELECT verdict, delta, p_value FROM evaltool.compare_runs(1, 2)")
         verdict_row = verdict.fetchone()
         refresh_s = timed("refresh", run("SELECT * FROM evaltool.refresh_aggregates()"))
+        run_report_s = timed("report run", report(url, "run", "2"))
+        compare_report_s = timed("report compare", report(url, "compare", "1", "2"))
     benchdb.drop_database(admin)
 
     n = args.responses
@@ -132,6 +153,8 @@ def main() -> None:
           "slower than evaltool (target >= 3)")  # fmt: skip
     print(f"{'compare_runs':<14}{compare_s:>9.2f}{'':>11}  (target < 5 s): {verdict_row}")
     print(f"{'refresh':<14}{refresh_s:>9.2f}")
+    print(f"{'report run':<14}{run_report_s:>9.2f}{'':>11}  HTML, process start to exit")
+    print(f"{'report compare':<14}{compare_report_s:>9.2f}{'':>11}  HTML, process start to exit")
 
 
 if __name__ == "__main__":
