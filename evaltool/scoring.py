@@ -1,4 +1,5 @@
-"""Scoring a run: built-in SQL scorers applied by the database in one statement each."""
+"""Scoring a run: built-in SQL scorers applied by the database in one statement each, and
+Python scorers (evaltool.pyscorers) fed in batches."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -6,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from evaltool import queries
+from evaltool import pyscorers, queries
 from evaltool.errors import EvaltoolError
 
 
@@ -38,8 +39,13 @@ def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) ->
     `written`, the scores written by this call.
     """
     written: dict[str, int] = {}
+    python = {spec: pyscorers.resolve(spec.scorer, spec.arg) for spec in specs}
     with conn.transaction():
         for spec in specs:
+            scorer = python[spec]
+            if scorer is not None:
+                written[spec.metric] = pyscorers.score(conn, run_id, scorer, spec.metric)
+                continue
             params = {"run_id": run_id, "scorer": spec.scorer, "arg": spec.arg}
             row = conn.execute(queries.get("score_sql"), params).fetchone()
             written[spec.metric] = row[0] if row else 0

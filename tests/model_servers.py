@@ -13,6 +13,8 @@ picks a behaviour, so one dataset exercises everything in one run.
     malformed  200 with a body that is not JSON
     noshape    200 with JSON that is not a completion
     badreq     400 (not worth retrying)
+    grade      a judge's verdict as JSON: score 9 and pass when the lines "reference: X"
+               and "answer: Y" of the question agree, else score 2 and fail
     anything else: an answer, "ANSWER: <question>"
 """
 
@@ -107,7 +109,8 @@ class ModelServer:
             return _send(h, 200, {"foo": 1})
         if word == "badreq":
             return _send(h, 400, {"error": {"message": "context length exceeded"}})
-        text = f"ANSWER: {question}"
+        grading = question.split(None, 1)[:1] == ["grade"]
+        text = _grade(question) if grading else f"ANSWER: {question}"
         if anthropic:
             return _send(
                 h,
@@ -139,6 +142,13 @@ class ModelServer:
                 "usage": {"prompt_tokens": len(question), "completion_tokens": len(text)},
             },
         )
+
+
+def _grade(question: str) -> str:
+    lines = dict(line.split(": ", 1) for line in question.splitlines() if ": " in line)
+    agree = lines.get("reference") == lines.get("answer")
+    verdict = {"score": 9 if agree else 2, "pass": agree, "reason": "agree" if agree else "differ"}
+    return f"Here is my verdict: {json.dumps(verdict)}"
 
 
 class _Server(ThreadingHTTPServer):

@@ -41,9 +41,16 @@ def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
       cost_under:USD             call cost at most USD
 
     \b
+    Python scorers, called in batches of 500 responses:
+      python:MODULE:FUNCTION[:ARG]   FUNCTION(cases, arg) returns a result per case
+      NAME[:ARG]                     registered in the entry-point group evaltool.scorers
+      llm_judge:MODEL[:RUBRIC.j2]    a registered model grades each answer (0..10, pass)
+
+    \b
     Example:
         evaltool score 12 --metric exact_match:case,whitespace --metric latency_under:2000
         evaltool score 12 --metric numeric_close:1% --json
+        evaltool score 12 --metric llm_judge:gpt-judge --metric python:my.scorers:bleu
     """
     specs = [scoring.parse_metric(m) for m in metrics]
     with db.connect() as conn:

@@ -1,0 +1,148 @@
+"""llm_judge: a Python scorer that has a registered model grade each response.
+
+`--metric llm_judge:MODEL` grades with the default rubric; `llm_judge:MODEL:RUBRIC.j2`
+with a Jinja template of your own, which gets `input`, `expected` and `output` (as text)
+and must ask for a verdict in one of the forms `parse_verdict` reads. The judge is called
+through the same adapters as `evaltool run`, at the model's current parameters, a few
+calls at a time, with retries on rate limits and server errors. Its reply is kept in the
+score's details; a reply without a verdict gives no score for that case.
+"""
+
+import asyncio
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from evaltool import adapters, db, queries
+from evaltool.adapters import CallError
+from evaltool.errors import EvaltoolError
+from evaltool.pyscorers import Case
+
+CONCURRENCY = 8
+ATTEMPTS = 4
+PASS_AT = 0.7  # share of the scale a score needs to pass when the judge says no verdict
+
+DEFAULT_RUBRIC = """\
+You are grading an answer against a reference answer.
+
+Question:
+{{ input }}
+
+Reference answer:
+{{ expected }}
+
+Answer to grade:
+{{ output }}
+
+Is the answer correct and complete with respect to the reference? Reply with only a JSON
+object: {"score": <integer 0 to 10>, "pass": <true or false>, "reason": "<one sentence>"}
+"""
+
+_SCORE = re.compile(r"\bscore\W{0,3}(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?", re.IGNORECASE)
+_VERDICT = re.compile(r"\b(?:verdict|grade|result)\W{0,3}(pass|fail|correct|incorrect)\b", re.I)
+
+
+def parse_verdict(text: str, scale: float = 10.0) -> dict[str, Any] | None:
+    """The judge's verdict as a score result, or None when the reply holds none.
+
+    Read, in order: a JSON object with `score` (0..scale, or "N/M") and/or `pass` and
+    `reason`; else lines like `Score: 7/10` and `Verdict: PASS`.
+    """
+    found: dict[str, Any] = {}
+    for match in re.finditer(r"\{.*?\}", text, re.DOTALL):
+        try:
+            obj = json.loads(match.group(0))
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and ({"score", "pass", "passed"} & obj.keys()):
+            found = obj
+            break
+    score, passed, reason = found.get("score"), found.get("pass", found.get("passed")), None
+    if isinstance(found.get("reason"), str):
+        reason = found["reason"]
+    if score is None and (m := _SCORE.search(text)):
+        score, scale = float(m.group(1)), float(m.group(2) or scale)
+    if passed is None and (m := _VERDICT.search(text)):
+        passed = m.group(1).lower() in ("pass", "correct")
+    value = None
+    if isinstance(score, int | float) and not isinstance(score, bool) and scale > 0:
+        value = min(max(float(score) / scale, 0.0), 1.0)
+    if not isinstance(passed, bool):
+        passed = None if value is None else value >= PASS_AT
+    if value is None and passed is None:
+        return None
+    return {"value": value if value is not None else float(passed), "passed": passed,
+            "reason": reason}  # fmt: skip
+
+
+async def llm_judge(cases: list[Case], arg: str | None) -> list[dict[str, Any] | None]:
+    """Grade each case with the model named in ARG (MODEL[:RUBRIC_FILE])."""
+    model, _, rubric_file = (arg or "").partition(":")
+    if not model:
+        raise EvaltoolError("llm_judge needs a model: --metric llm_judge:MODEL[:RUBRIC.j2]")
+    template = _rubric(rubric_file)
+    snapshot, params = _model(model)
+    adapter = adapters.create(snapshot, params, CONCURRENCY)
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def grade(case: Case) -> dict[str, Any] | None:
+        prompt = template.render(
+            input=_text(case.input), expected=_text(case.expected), output=case.output_text or ""
+        )
+        async with gate:
+            reply = await _call(adapter, prompt)
+        verdict = parse_verdict(reply)
+        if verdict is None:
+            return None
+        details = {"judge": model, "reason": verdict.pop("reason"), "reply": reply[:2000]}
+        return {**verdict, "details": details}
+
+    try:
+        return list(await asyncio.gather(*(grade(c) for c in cases)))
+    finally:
+        await adapter.aclose()
+
+
+llm_judge.version = "1"  # type: ignore[attr-defined]
+
+
+async def _call(adapter: adapters.Adapter, prompt: str) -> str:
+    for attempt in range(ATTEMPTS):
+        try:
+            result = await adapter.call(prompt)
+            return result.output_text or ""
+        except CallError as exc:
+            if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1:
+                raise EvaltoolError(f"llm_judge: the judge's call failed: {exc}") from exc
+            await asyncio.sleep(exc.retry_after or random.uniform(0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+def _rubric(path: str) -> Any:
+    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+    try:
+        source = Path(path).read_text(encoding="utf-8") if path else DEFAULT_RUBRIC
+        return env.from_string(source)
+    except OSError as exc:
+        raise EvaltoolError(f"llm_judge: cannot read rubric {path}: {exc.strerror}") from exc
+    except TemplateError as exc:
+        raise EvaltoolError(f"llm_judge: rubric {path}: {exc}") from exc
+
+
+def _model(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    with db.connect() as conn:
+        row = conn.execute(queries.get("judge_model"), {"model": name}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"llm_judge: no model named {name!r}: see evaltool models list")
+    return row[0], row[1]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

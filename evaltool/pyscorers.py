@@ -1,0 +1,183 @@
+"""Python scorers: for what SQL cannot judge (a model as judge, a library metric).
+
+A Python scorer is a function `scorer(cases, arg)` that takes a batch of `Case`s and the
+metric's ARG (or None) and returns one result per case, in order:
+
+- a number: the value (no pass/fail verdict);
+- a bool: passed, with value 1.0 or 0.0;
+- a dict with any of `value`, `passed` and `details` (a JSON object);
+- None: no score for this case.
+
+It may be `async def`. An attribute `version` (default "1") is stored with each score.
+Scorers are found by name in the entry-point group `evaltool.scorers`, or named directly
+as `python:module:function` (then `:ARG`). evaltool reads the run's responses in batches
+from a server-side cursor, sends each batch's results back by COPY into a temporary
+table, and writes them all with one INSERT ... ON CONFLICT at the end, in the caller's
+transaction. Error responses fail every metric without reaching the scorer, as in SQL.
+"""
+
+import asyncio
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from evaltool import queries
+from evaltool.errors import EvaltoolError
+
+GROUP = "evaltool.scorers"
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One ok response as a Python scorer sees it."""
+
+    response_id: int
+    input: Any
+    expected: Any
+    output: Any
+    output_text: str | None
+    latency_ms: float | None
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class PythonScorer:
+    """A resolved Python scorer: the function, what the scores record, and its ARG."""
+
+    function: Callable[..., Any]
+    label: str
+    version: str
+    arg: str | None
+
+
+def registered() -> dict[str, Any]:
+    """The entry points of group evaltool.scorers, by name."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def resolve(scorer: str, arg: str | None) -> PythonScorer | None:
+    """The Python scorer that a --metric SCORER[:ARG] names, or None for a SQL scorer.
+
+    `python:module:function[:ARG]` imports the function; any other name is looked up in
+    the entry-point group.
+    """
+    if scorer == "python":
+        module_name, _, rest = (arg or "").partition(":")
+        function_name, _, own_arg = rest.partition(":")
+        if not module_name or not function_name:
+            raise EvaltoolError(
+                "--metric python:MODULE:FUNCTION[:ARG], e.g. python:my.scorers:bleu"
+            )
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise EvaltoolError(f"python scorer: cannot import {module_name}: {exc}") from exc
+        function = getattr(module, function_name, None)
+        label = f"python:{module_name}:{function_name}"
+        if not callable(function):
+            raise EvaltoolError(f"python scorer: {module_name} has no function {function_name}")
+        return _scorer(function, label, own_arg or None)
+    entry = registered().get(scorer)
+    if entry is None:
+        return None
+    try:
+        function = entry.load()
+    except Exception as exc:  # a plugin's import error, whatever it is
+        raise EvaltoolError(f"scorer {scorer} ({entry.value}) does not load: {exc}") from exc
+    return _scorer(function, scorer, arg)
+
+
+def _scorer(function: Callable[..., Any], label: str, arg: str | None) -> PythonScorer:
+    return PythonScorer(function, label, str(getattr(function, "version", "1")), arg)
+
+
+def score(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: str) -> int:
+    """Apply a Python scorer to every response of the run; returns the scores written.
+
+    Runs in the caller's transaction: nothing is written unless every batch succeeds.
+    """
+    conn.execute(queries.get("pyscore_stage"))
+    with conn.cursor(name="evaltool_pyscore") as source:
+        source.itersize = BATCH
+        source.execute(queries.get("pyscore_cases"), {"run_id": run_id})
+        while rows := source.fetchmany(BATCH):
+            failed = [
+                (r[0], 0.0, False, Jsonb({"error": "the call failed"})) for r in rows if not r[1]
+            ]
+            cases = [Case(r[0], *r[2:]) for r in rows if r[1]]
+            results = _call(scorer, cases) if cases else []
+            staged = failed + [
+                row for case, result in zip(cases, results, strict=True)
+                if (row := _row(scorer, case, result)) is not None
+            ]  # fmt: skip
+            with conn.cursor().copy(queries.get("pyscore_copy")) as copy:
+                for row in staged:
+                    copy.write_row(row)
+    params = {"metric": metric, "scorer": scorer.label, "version": scorer.version}
+    return conn.execute(queries.get("pyscore_write"), params).rowcount
+
+
+def _call(scorer: PythonScorer, cases: list[Case]) -> list[Any]:
+    try:
+        results = scorer.function(cases, scorer.arg)
+        if inspect.isawaitable(results):
+            results = asyncio.run(_await(results))
+        results = list(results) if isinstance(results, Iterable) else results
+    except EvaltoolError:
+        raise
+    except Exception as exc:  # the scorer's own failure, reported as such
+        raise EvaltoolError(f"scorer {scorer.label} failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(results, list) or len(results) != len(cases):
+        got = len(results) if isinstance(results, list) else type(results).__name__
+        raise EvaltoolError(
+            f"scorer {scorer.label} must return one result per case: {len(cases)} cases, got {got}"
+        )
+    return results
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _row(scorer: PythonScorer, case: Case, result: Any) -> tuple[Any, ...] | None:
+    """One result as a score row, or None for no score."""
+    if result is None:
+        return None
+    details: Any = {}
+    if isinstance(result, bool):
+        value, passed = float(result), result
+    elif isinstance(result, int | float):
+        value, passed = float(result), None
+    elif isinstance(result, dict):
+        value, passed, details = (
+            result.get("value"),
+            result.get("passed"),
+            result.get("details", {}),
+        )
+        if passed is not None and not isinstance(passed, bool):
+            raise _bad(scorer, case, f"passed must be true, false or absent, not {passed!r}")
+        if value is None and passed is not None:
+            value = float(passed)
+        if value is None:
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise _bad(scorer, case, f"value must be a number, not {value!r}")
+        if not isinstance(details, dict):
+            raise _bad(scorer, case, "details must be a JSON object")
+    else:
+        raise _bad(scorer, case, f"a number, bool, dict or None, not {type(result).__name__}")
+    if not math.isfinite(value):
+        raise _bad(scorer, case, f"value must be finite, not {value}")
+    return case.response_id, float(value), passed, Jsonb(details)
+
+
+def _bad(scorer: PythonScorer, case: Case, reason: str) -> EvaltoolError:
+    return EvaltoolError(f"scorer {scorer.label}, response {case.response_id}: {reason}")
