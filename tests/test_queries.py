@@ -25,13 +25,14 @@ def test_parse_rejects_mistakes(text: str, error: str) -> None:
         queries.parse(text)
 
 
-# Statements that set up a load's temporary objects, run in this order before the others.
+# Temporary objects of the loads and the Python scorers, made in this order before the rest.
 SETUP = [
     "stage_create",
     "docs_native",
     "prompt_rows_create",
     "context_create",
     "result_stage",
+    "pyscore_stage",
 ]
 CONTEXT = {
     "project_id": 1,

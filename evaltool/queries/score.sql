@@ -3,10 +3,11 @@
 SELECT evaltool.score_run(%(run_id)s, %(scorer)s, %(arg)s)
 
 -- pyscore_stage --
--- Where a Python scorer's results wait (by COPY) until one INSERT writes them all.
+-- Where a Python scorer's results wait (by COPY) until one INSERT writes them all; the
+-- session keeps it, pyscore_write empties it.
 CREATE TEMP TABLE IF NOT EXISTS _pyscore (
     response_id bigint NOT NULL, value double precision, passed boolean, details jsonb NOT NULL
-) ON COMMIT DROP
+)
 
 -- pyscore_cases --
 -- Every response of a run with its test case, for a Python scorer, in batches.
