@@ -10,7 +10,6 @@ score's details; a reply without a verdict gives no score for that case.
 
 import asyncio
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from evaltool import adapters, db, queries
 from evaltool.adapters import CallError
 from evaltool.errors import EvaltoolError
 from evaltool.pyscorers import Case
+from evaltool.runner import backoff
 
 CONCURRENCY = 8
 ATTEMPTS = 4
@@ -119,7 +119,7 @@ async def _call(adapter: adapters.Adapter, prompt: str) -> str:
         except CallError as exc:
             if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1:
                 raise EvaltoolError(f"llm_judge: the judge's call failed: {exc}") from exc
-            await asyncio.sleep(exc.retry_after or random.uniform(0, 0.5 * 2**attempt))
+            await asyncio.sleep(backoff(attempt + 1, exc.retry_after))
     raise AssertionError("unreachable")
 
 

@@ -218,7 +218,7 @@ class Worker:
             if not error.retryable or attempts > self.options.max_retries:
                 latency_ms = (time.perf_counter() - t0) * 1000
                 return _error_row(prompt_id, str(error), latency_ms, attempts, started)
-            await asyncio.sleep(_backoff(attempts, error.retry_after))
+            await asyncio.sleep(backoff(attempts, error.retry_after))
 
     async def _flush(self) -> None:
         if not self._results:
@@ -314,7 +314,7 @@ def _no_nul(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
+def backoff(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with full jitter; never shorter than the server's Retry-After."""
     delay = random.uniform(0, min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)))
     if retry_after is not None:

@@ -129,6 +129,19 @@ def git_revision() -> str | None:
     return described.stdout.strip() or None
 
 
+def show(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    """One run in full: the run row (runs_show), its `summary` (run_summary) and its live
+    `metrics` (run_metric_summary)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        run = cur.execute(queries.get("runs_show"), {"run_id": run_id}).fetchone()
+        if run is None:
+            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+        summary = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
+        params = {"run_id": run_id, "metrics": None}
+        metrics = cur.execute(queries.get("runs_metrics"), params).fetchall()
+    return {"run": run, "summary": summary, "metrics": metrics}
+
+
 def resolve(conn: psycopg.Connection, ref: str) -> int:
     """A run id from RUN as typed: a number, or a model name for its latest completed run."""
     if ref.isdigit():

@@ -1,32 +1,32 @@
 """`evaltool compare`: per-metric verdicts of a candidate run against a baseline run."""
 
 import json
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import click
 
+from evaltool import compare as comparing
 from evaltool import db, runs
-from evaltool.cli.output import echo_json, echo_table, number_text
+from evaltool.cli.output import (
+    alpha_option,
+    echo_json,
+    echo_table,
+    fail_on_regression_option,
+    metrics_option,
+    number_text,
+)
 from evaltool.errors import CheckFailed
-from evaltool.reports import data, render
+from evaltool.reports import render
 
 
 @click.command(name="compare")
 @click.argument("baseline")
 @click.argument("candidate")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level of the verdicts.",
-)
-@click.option(
-    "--fail-on-regression",
-    is_flag=True,
-    help="Exit 1 when a (chosen) metric regressed significantly: a CI gate.",
-)
+@metrics_option
+@alpha_option
+@fail_on_regression_option
 @click.option(
     "--format",
     "fmt",
@@ -68,7 +68,7 @@ def compare(
         evaltool compare prod-model new-model --fail-on-regression
     """
     with db.connect() as conn:
-        result = data.compare_report(
+        result = comparing.compare(
             conn,
             runs.resolve(conn, baseline),
             runs.resolve(conn, candidate),
@@ -77,7 +77,7 @@ def compare(
             worst=worst,
         )
     if fmt == "json":
-        echo_json({k: v for k, v in result.items() if k != "regressions_by_metric"})
+        echo_json(result)
     elif fmt == "md":
         click.echo(render.render("compare", "md", result), nl=False)
     else:
@@ -136,7 +136,8 @@ def _table(result: dict[str, Any]) -> None:
     unpaired = sum(r["n_unpaired"] for r in result["metrics"])
     if unpaired:
         click.echo(f"({unpaired} scores are in one run only and were left out)")
-    for metric, cases in result["regressions_by_metric"].items():
+    for metric, group in groupby(result["regressions"], key=itemgetter("metric")):
+        cases = list(group)
         click.echo(f"\n{metric}: {cases[0]['total']} regressed test case(s)")
         for case in cases:
             click.echo(

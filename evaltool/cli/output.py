@@ -10,6 +10,23 @@ import click
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
+# The options of a comparison, shared by `compare` and `report compare`.
+metrics_option = click.option(
+    "--metric", "metrics", multiple=True, help="Only this metric (repeatable)."
+)
+alpha_option = click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Significance level of the verdicts.",
+)
+fail_on_regression_option = click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when a (chosen) metric regressed significantly: a CI gate.",
+)
+
 
 def echo_json(value: Any) -> None:
     """Print a value as indented JSON; timestamps as ISO 8601."""

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
+from evaltool import compare as comparing
 from evaltool import db, runs
+from evaltool.cli.output import alpha_option, fail_on_regression_option, metrics_option
 from evaltool.errors import CheckFailed, EvaltoolError
 from evaltool.reports import data, render
 
@@ -92,19 +94,9 @@ def report_run(
 @report.command(name="compare")
 @click.argument("baseline")
 @click.argument("candidate")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level of the verdicts.",
-)
-@click.option(
-    "--fail-on-regression",
-    is_flag=True,
-    help="Exit 1 after writing the report when a (chosen) metric regressed.",
-)
+@metrics_option
+@alpha_option
+@fail_on_regression_option
 @_worst_option
 @_output_options
 def report_compare(
@@ -119,7 +111,8 @@ def report_compare(
 ) -> None:
     """CANDIDATE against BASELINE: verdicts, deltas with intervals, worst regressions.
 
-    The verdicts are those of `evaltool compare` (the SQL function compare_runs).
+    The verdicts are those of `evaltool compare` (the SQL function compare_runs); with
+    --fail-on-regression the report is written before the exit code says so.
 
     \b
     Example:
@@ -127,7 +120,7 @@ def report_compare(
         evaltool report compare prod-model new-model -o comment.md --fail-on-regression
     """
     with db.connect() as conn:
-        document = data.compare_report(
+        document = comparing.compare(
             conn,
             runs.resolve(conn, baseline),
             runs.resolve(conn, candidate),

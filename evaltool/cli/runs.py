@@ -100,15 +100,10 @@ def show(run_ref: str, as_json: bool) -> None:
         evaltool runs show 42
         evaltool runs show demo-v2 --json
     """
-    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+    with db.connect() as conn:
         run_id = runs.resolve(conn, run_ref)
-        run = cur.execute(queries.get("runs_show"), {"run_id": run_id}).fetchone()
-        if run is None:
-            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
-        summary = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
-        metrics = cur.execute(
-            queries.get("runs_metrics"), {"run_id": run_id, "metrics": None}
-        ).fetchall()
+        shown = runs.show(conn, run_id)
+    run, summary, metrics = shown["run"], shown["summary"], shown["metrics"]
     if as_json:
         echo_json({**run, "summary": summary, "metrics": metrics})
         return

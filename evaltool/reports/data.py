@@ -1,13 +1,14 @@
 """The documents that report templates render, each read from the views and SQL
-functions only: nothing that SQL computes is computed again here."""
+functions only: nothing that SQL computes is computed again here. The comparison's
+document is evaltool.compare's."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from evaltool import compare, queries
+from evaltool import queries, runs
 from evaltool.errors import EvaltoolError
 
 
@@ -19,18 +20,11 @@ def run_report(
     bins: int = 20,
     worst: int = 10,
 ) -> dict[str, Any]:
-    """One run: what ran (runs_show), its summary (run_summary), metric statistics
-    (run_metric_summary), score and latency histograms, and its most frequent errors.
-    `metric` is the one whose pass rate leads the summary (default: the first pass/fail
-    metric)."""
+    """One run: what ran, its summary and metric statistics (runs.show), score and
+    latency histograms, and its most frequent errors. `metric` is the one whose pass rate
+    leads the summary (default: the first pass/fail metric)."""
+    shown = runs.show(conn, run_id)
     with conn.cursor(row_factory=dict_row) as cur:
-        run = cur.execute(queries.get("runs_show"), {"run_id": run_id}).fetchone()
-        if run is None:
-            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
-        summary = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
-        metrics = cur.execute(
-            queries.get("runs_metrics"), {"run_id": run_id, "metrics": None}
-        ).fetchall()
         histograms: dict[str, list[dict[str, Any]]] = {}
         params = {"run_id": run_id, "bins": bins}
         for row in cur.execute(queries.get("report_score_histograms"), params):
@@ -40,39 +34,12 @@ def run_report(
             queries.get("report_run_errors"), {"run_id": run_id, "limit": worst}
         ).fetchall()
     return {
-        "kind": "run",
-        "run": run,
-        "summary": summary,
-        "metrics": metrics,
-        "primary": _primary(metrics, metric),
+        **shown,
+        "primary": _primary(shown["metrics"], metric),
         "score_histograms": histograms,
         "latency_histogram": latency,
         "errors": errors,
         "errors_total": errors[0]["total"] if errors else 0,
-        "generated_at": datetime.now(UTC),
-    }
-
-
-def compare_report(
-    conn: psycopg.Connection,
-    baseline: int,
-    candidate: int,
-    *,
-    metrics: list[str] | None = None,
-    alpha: float = 0.05,
-    worst: int = 10,
-) -> dict[str, Any]:
-    """Two runs: compare_runs' verdicts and the worst regressions (evaltool.compare), with
-    both runs' summaries for cost and latency."""
-    document = compare.compare(conn, baseline, candidate, metrics=metrics, alpha=alpha, worst=worst)
-    regressions: dict[str, list[dict[str, Any]]] = {}
-    for case in document["regressions"]:
-        regressions.setdefault(case["metric"], []).append(case)
-    return {
-        **document,
-        "kind": "compare",
-        "regressions_by_metric": regressions,
-        "generated_at": datetime.now(UTC),
     }
 
 
@@ -92,14 +59,12 @@ def leaderboard_report(
     for row in rows:
         boards.setdefault((row["dataset"], row["dataset_version"], row["metric"]), []).append(row)
     return {
-        "kind": "leaderboard",
         "dataset": dataset,
         "boards": [
             {"dataset": d, "dataset_version": v, "metric": m, "rows": board}
             for (d, v, m), board in boards.items()
         ],
         "refreshed_at": refreshed,
-        "generated_at": datetime.now(UTC),
     }
 
 
@@ -115,7 +80,6 @@ def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str,
     for row in rows:
         by[row["by"]].append(row)
     return {
-        "kind": "cost",
         "since": since,
         "until": until,
         "total": by["total"][0] if by["total"] else None,
@@ -123,7 +87,6 @@ def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str,
         "models": by["model"],
         "projects": by["project"],
         "users": by["user"],
-        "generated_at": datetime.now(UTC),
     }
 
 

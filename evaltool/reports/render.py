@@ -8,7 +8,7 @@ chart SVG) passes unchanged.
 
 import html
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ def render(kind: str, fmt: str, document: dict[str, Any], template_dir: Path | N
     used before the built-in ones of the same name."""
     try:
         template = environment(fmt, template_dir).get_template(f"{kind}.{fmt}.j2")
-        return template.render(doc=document)
+        return template.render(doc=document, generated_at=datetime.now(UTC))
     except jinja2.TemplateNotFound as exc:
         raise EvaltoolError(f"no report template {exc.name}") from exc
     except jinja2.TemplateError as exc:
