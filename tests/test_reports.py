@@ -289,6 +289,11 @@ def test_formats_templates_and_mistakes(
     assert broken.exit_code == 2 and "report template error" in broken.stderr
     assert "nothing_here" in broken.stderr
 
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    unwritable = run_cli("report", "run", str(cand), "-o", str(blocked / "r.html"))
+    assert unwritable.exit_code == 2
+    assert unwritable.stderr.strip() == f"Error: cannot write {blocked / 'r.html'}: File exists"
     nested = tmp_path / "out" / "deep" / "r.html"  # folders are made
     assert run_cli("report", "run", str(cand), "-o", str(nested)).exit_code == 0
     assert nested.read_text().startswith("<!doctype html>")

@@ -194,16 +194,20 @@ def _emit(kind: str, document: dict[str, Any], output: Path | None, templates: P
         click.echo(render.render(kind, "md", document, templates), nl=False)
         return
     text = render.render(kind, render.format_of(output), document, templates)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)
+    tmp = None
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, output)
+        tmp = None
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise EvaltoolError(f"cannot write {output}: {exc.strerror}") from exc
+    finally:
+        if tmp is not None:  # failed or interrupted: no half-written file stays
+            Path(tmp).unlink(missing_ok=True)
     click.echo(f"wrote {output}")
