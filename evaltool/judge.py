@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
+import psycopg
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from evaltool import adapters, db, queries
@@ -85,17 +86,20 @@ async def llm_judge(cases: list[Case], arg: str | None) -> list[dict[str, Any] |
     model, _, rubric_file = (arg or "").partition(":")
     if not model:
         raise EvaltoolError("llm_judge needs a model: --metric llm_judge:MODEL[:RUBRIC.j2]")
-    template = _rubric(rubric_file)
-    snapshot, params = _model(model)
+    template = rubric(rubric_file, DEFAULT_RUBRIC, "llm_judge")
+    with db.connect() as conn:
+        snapshot, params = judge_model(conn, model, "llm_judge")
     adapter = adapters.create(snapshot, params, CONCURRENCY)
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def grade(case: Case) -> dict[str, Any] | None:
         prompt = template.render(
-            input=_text(case.input), expected=_text(case.expected), output=case.output_text or ""
+            input=as_text(case.input),
+            expected=as_text(case.expected),
+            output=case.output_text or "",
         )
         async with gate:
-            reply = await _call(adapter, prompt)
+            reply = await ask(adapter, prompt, "llm_judge")
         verdict = parse_verdict(reply)
         if verdict is None:
             return None
@@ -111,38 +115,44 @@ async def llm_judge(cases: list[Case], arg: str | None) -> list[dict[str, Any] |
 llm_judge.version = "1"  # type: ignore[attr-defined]
 
 
-async def _call(adapter: adapters.Adapter, prompt: str) -> str:
+async def ask(adapter: adapters.Adapter, prompt: str, who: str) -> str:
+    """The judge's reply to one prompt, retried on rate limits and server errors; a call
+    that still fails raises EvaltoolError naming `who` asked."""
     for attempt in range(ATTEMPTS):
         try:
             result = await adapter.call(prompt)
             return result.output_text or ""
         except CallError as exc:
             if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1:
-                raise EvaltoolError(f"llm_judge: the judge's call failed: {exc}") from exc
+                raise EvaltoolError(f"{who}: the judge's call failed: {exc}") from exc
             await asyncio.sleep(backoff(attempt + 1, exc.retry_after))
     raise AssertionError("unreachable")
 
 
-def _rubric(path: str) -> Any:
+def rubric(path: str | None, default: str, who: str) -> Template:
+    """The rubric template in file `path`, or `default`, in a sandbox: rubrics are user files."""
     env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
     try:
-        source = Path(path).read_text(encoding="utf-8") if path else DEFAULT_RUBRIC
+        source = Path(path).read_text(encoding="utf-8") if path else default
         return env.from_string(source)
     except OSError as exc:
-        raise EvaltoolError(f"llm_judge: cannot read rubric {path}: {exc.strerror}") from exc
+        raise EvaltoolError(f"{who}: cannot read rubric {path}: {exc.strerror}") from exc
     except TemplateError as exc:
-        raise EvaltoolError(f"llm_judge: rubric {path}: {exc}") from exc
+        raise EvaltoolError(f"{who}: rubric {path}: {exc}") from exc
 
 
-def _model(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    with db.connect() as conn:
-        row = conn.execute(queries.get("judge_model"), {"model": name}).fetchone()
+def judge_model(
+    conn: psycopg.Connection, name: str, who: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The snapshot and current parameters of the registered model `name`."""
+    row = conn.execute(queries.get("judge_model"), {"model": name}).fetchone()
     if row is None:
-        raise EvaltoolError(f"llm_judge: no model named {name!r}: see evaltool models list")
+        raise EvaltoolError(f"{who}: no model named {name!r}: see evaltool models list")
     return row[0], row[1]
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A JSON value as the judge reads it: strings as they are, the rest as JSON."""
     if value is None:
         return "(none)"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

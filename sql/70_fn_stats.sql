@@ -231,3 +231,75 @@ END
 $$;
 COMMENT ON FUNCTION evaltool.wilcoxon_p(bigint, double precision, double precision) IS
     'Two-sided p-value of the Wilcoxon signed-rank test from n non-zero differences, the rank sum of the positive ones and the tie term sum(t^3 - t) over groups of tied |differences|: exact for n <= 50 without ties, else the normal approximation with tie correction (scipy''s method="exact" and "asymptotic").';
+
+CREATE OR REPLACE FUNCTION evaltool.wilson_interval(successes double precision,
+                                                    n double precision,
+                                                    confidence double precision DEFAULT 0.95)
+    RETURNS TABLE (low double precision, high double precision)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+-- Wilson score interval: sound near 0 and 1 and for small n. No row's values when n = 0.
+SELECT (ph + z * z / (2 * k) - z * sqrt(ph * (1 - ph) / k + z * z / (4 * k * k))) / (1 + z * z / k),
+       (ph + z * z / (2 * k) + z * sqrt(ph * (1 - ph) / k + z * z / (4 * k * k))) / (1 + z * z / k)
+FROM (SELECT successes / nullif(n, 0), nullif(n, 0),
+             evaltool.norm_quantile(1 - (1 - confidence) / 2)) AS x(ph, k, z)
+$$;
+COMMENT ON FUNCTION evaltool.wilson_interval(double precision, double precision, double precision) IS
+    'Wilson score interval (low, high) of a proportion successes / n at the given confidence (default 95%); NULLs when n = 0.';
+
+CREATE OR REPLACE FUNCTION evaltool.spd_inverse(a double precision[]) RETURNS double precision[]
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS
+$$
+-- Cholesky factor A = L L', then A^-1 = L^-T L^-1. For the small matrices of rating models.
+DECLARE
+    k integer := array_length(a, 1);
+    l double precision[] := array_fill(0::double precision, ARRAY[k, k]);
+    li double precision[] := array_fill(0::double precision, ARRAY[k, k]);
+    inv double precision[] := array_fill(0::double precision, ARRAY[k, k]);
+    s double precision;
+BEGIN
+    IF array_ndims(a) <> 2 OR array_length(a, 2) <> k THEN
+        RAISE EXCEPTION 'spd_inverse needs a square matrix' USING ERRCODE = '22023';
+    END IF;
+    FOR j IN 1 .. k LOOP
+        s := a[j][j];
+        FOR m IN 1 .. j - 1 LOOP
+            s := s - l[j][m] * l[j][m];
+        END LOOP;
+        IF s <= 0 THEN
+            RAISE EXCEPTION 'matrix is not positive definite' USING ERRCODE = '22023';
+        END IF;
+        l[j][j] := sqrt(s);
+        FOR i IN j + 1 .. k LOOP
+            s := a[i][j];
+            FOR m IN 1 .. j - 1 LOOP
+                s := s - l[i][m] * l[j][m];
+            END LOOP;
+            l[i][j] := s / l[j][j];
+        END LOOP;
+    END LOOP;
+    FOR c IN 1 .. k LOOP
+        li[c][c] := 1 / l[c][c];
+        FOR i IN c + 1 .. k LOOP
+            s := 0;
+            FOR m IN c .. i - 1 LOOP
+                s := s + l[i][m] * li[m][c];
+            END LOOP;
+            li[i][c] := -s / l[i][i];
+        END LOOP;
+    END LOOP;
+    FOR i IN 1 .. k LOOP
+        FOR j IN i .. k LOOP
+            s := 0;
+            FOR m IN j .. k LOOP
+                s := s + li[m][i] * li[m][j];
+            END LOOP;
+            inv[i][j] := s;
+            inv[j][i] := s;
+        END LOOP;
+    END LOOP;
+    RETURN inv;
+END
+$$;
+COMMENT ON FUNCTION evaltool.spd_inverse(double precision[]) IS
+    'Inverse of a symmetric positive definite matrix (a square 2-D array), by Cholesky factorisation.';

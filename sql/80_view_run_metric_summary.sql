@@ -22,19 +22,12 @@ WITH agg AS (
 )
 SELECT a.run_id, a.metric, a.n, a.n_passed,
        a.n_passed::double precision / nullif(a.n_judged, 0) AS pass_rate,
-       -- Wilson score interval at 95%: sound near 0 and 1 and for small n.
        w.low AS pass_rate_low, w.high AS pass_rate_high,
        a.mean, a.stddev, a.min, a.max, a.p50, a.p95,
        a.mean - t.half AS mean_low, a.mean + t.half AS mean_high,
        a.scorer, a.scorer_version, a.scored_at
 FROM agg a
-LEFT JOIN LATERAL (
-    SELECT (ph + z * z / (2 * k) - z * sqrt(ph * (1 - ph) / k + z * z / (4 * k * k))) / (1 + z * z / k),
-           (ph + z * z / (2 * k) + z * sqrt(ph * (1 - ph) / k + z * z / (4 * k * k))) / (1 + z * z / k)
-    FROM (SELECT a.n_passed::double precision / nullif(a.n_judged, 0),
-                 nullif(a.n_judged, 0)::double precision,
-                 evaltool.norm_quantile(0.975)) AS x(ph, k, z)
-) AS w(low, high) ON true
+LEFT JOIN LATERAL evaltool.wilson_interval(a.n_passed, a.n_judged) AS w ON true
 LEFT JOIN LATERAL (
     SELECT evaltool.t_quantile(0.975, a.n_values - 1) * a.stddev / sqrt(a.n_values)
     WHERE a.n_values > 1

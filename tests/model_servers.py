@@ -15,6 +15,9 @@ picks a behaviour, so one dataset exercises everything in one run.
     badreq     400 (not worth retrying)
     grade      a judge's verdict as JSON: score 9 and pass when the lines "reference: X"
                and "answer: Y" of the question agree, else score 2 and fail
+    prefer     a pairwise verdict: the one of lines "A: X" and "B: Y" equal to the line
+               "reference: Z" wins, else a tie; reference "always A" answers [[A]] whatever
+               the order (a judge with position bias), an A of "mute" gives no verdict
     anything else: an answer, "ANSWER: <question>"
 """
 
@@ -109,8 +112,13 @@ class ModelServer:
             return _send(h, 200, {"foo": 1})
         if word == "badreq":
             return _send(h, 400, {"error": {"message": "context length exceeded"}})
-        grading = question.split(None, 1)[:1] == ["grade"]
-        text = _grade(question) if grading else f"ANSWER: {question}"
+        first = question.split(None, 1)[:1]
+        if first == ["grade"]:
+            text = _grade(question)
+        elif first == ["prefer"]:
+            text = _prefer(question)
+        else:
+            text = f"ANSWER: {question}"
         if anthropic:
             return _send(
                 h,
@@ -149,6 +157,17 @@ def _grade(question: str) -> str:
     agree = lines.get("reference") == lines.get("answer")
     verdict = {"score": 9 if agree else 2, "pass": agree, "reason": "agree" if agree else "differ"}
     return f"Here is my verdict: {json.dumps(verdict)}"
+
+
+def _prefer(question: str) -> str:
+    lines = dict(line.split(": ", 1) for line in question.splitlines() if ": " in line)
+    if lines.get("reference") == "always A":
+        return "Both are fine, but [[A]]"
+    if lines.get("A") == "mute" or lines.get("B") == "mute":
+        return "I would rather not say."
+    a, b = lines.get("A") == lines.get("reference"), lines.get("B") == lines.get("reference")
+    winner = "A" if a and not b else "B" if b and not a else "tie"
+    return json.dumps({"winner": winner, "reason": f"{winner} matches the reference"})
 
 
 class _Server(ThreadingHTTPServer):

@@ -91,3 +91,51 @@ def put_scores(
         {"metric": metric, "run": run_id, "values": list(values), "passed": list(passed)},
     )
     conn.commit()
+
+
+def make_arena(
+    conn: psycopg.Connection, models: Sequence[str], cases: Sequence[dict[str, Any]]
+) -> dict[str, int]:
+    """One dataset of `cases` (each: id, input, expected, and outputs: one per model, in
+    the order of `models`, {"error": msg} for an error response) and one completed run
+    per model over it, each model registered under its name. Returns {model: run id}."""
+    dataset_id = conn.execute("""
+        INSERT INTO evaltool.dataset (project_id, name)
+        VALUES (1, 'arena' || (SELECT count(*) FROM evaltool.dataset)) RETURNING id""").fetchone()[
+        0
+    ]
+    conn.execute(
+        """INSERT INTO evaltool.prompt (dataset_id, external_id, input, expected)
+           SELECT %s, c ->> 'id', c -> 'input', c -> 'expected' FROM unnest(%s::jsonb[]) c""",
+        (dataset_id, [psycopg.types.json.Jsonb(c) for c in cases]),
+    )
+    run_ids = {}
+    for m, model in enumerate(models):
+        run_ids[model] = conn.execute(
+            """WITH p AS (INSERT INTO evaltool.provider (name) VALUES ('test')
+                          ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id),
+                    m AS (INSERT INTO evaltool.model (provider_id, name, model_id, adapter)
+                          SELECT id, %s, 'x:y', 'python' FROM p RETURNING id)
+               INSERT INTO evaltool.run (model_id, dataset_id, status, started_at, finished_at)
+               SELECT m.id, %s, 'completed', now(), now() FROM m RETURNING id""",
+            (model, dataset_id),
+        ).fetchone()[0]
+        conn.execute(
+            """INSERT INTO evaltool.response (run_id, prompt_id, status, output, output_text, error)
+               SELECT %(run)s, p.id, CASE WHEN o ? 'error' THEN 'error' ELSE 'ok' END,
+                      CASE WHEN NOT o ? 'error' THEN o -> 'out' END,
+                      CASE WHEN NOT o ? 'error' THEN o ->> 'out' END, o ->> 'error'
+               FROM unnest(%(ids)s::text[], %(outs)s::jsonb[]) AS u(id, o)
+               JOIN evaltool.prompt p ON p.dataset_id = %(dataset)s AND p.external_id = u.id""",
+            {
+                "run": run_ids[model],
+                "dataset": dataset_id,
+                "ids": [c["id"] for c in cases],
+                "outs": [
+                    psycopg.types.json.Jsonb(o if isinstance(o, dict) else {"out": o})
+                    for o in (c["outputs"][m] for c in cases)
+                ],
+            },
+        )
+    conn.commit()
+    return run_ids

@@ -20,6 +20,7 @@ ALL = [
     "0003_training_example",
     "0004_run_task",
     "0005_scoring",
+    "0006_preference",
 ]
 
 

@@ -38,6 +38,7 @@ CONTEXT = {
     "project_id": 1,
     "dataset_id": None,
     "run_id": None,
+    "run_b_id": None,
     "model_id": None,
     "first_rows": [1],
     "source_names": ["a.jsonl"],
@@ -47,6 +48,7 @@ ROW_VIEWS = {
     "training_rows_create": ["training_insert", "rows_rejects"],
     "response_rows_create": ["response_insert"],
     "score_rows_create": ["score_insert"],
+    "preference_rows_create": ["preference_insert"],
 }
 # Statements over an extension the test servers do not have.
 NEEDS_EXTENSION = {"pg_cron_schedule"}

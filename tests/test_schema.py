@@ -193,6 +193,7 @@ def test_every_mutable_table_has_the_updated_at_trigger(conn: psycopg.Connection
             "model",
             "model_params",
             "model_pricing",
+            "preference",
             "project",
             "prompt",
             "provider",

@@ -1,5 +1,6 @@
 """`evaltool load`: files into the database with COPY, all or nothing."""
 
+import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial, wraps
@@ -13,6 +14,7 @@ from evaltool.cli.output import echo_json, json_option
 from evaltool.datasets import DatasetRef
 from evaltool.load import LoadSummary
 from evaltool.load.formats import FORMATS, parse_map
+from evaltool.load.preferences import load_preferences
 from evaltool.load.prompts import load_prompts
 from evaltool.load.results import load_responses, load_scores
 from evaltool.load.sources import Source, expand
@@ -294,4 +296,56 @@ def training(
         sources,
         options,
         partial(load_training, project=project, data_source=data_source, priority=priority),
+    )
+
+
+@load.command()
+@load_options
+@click.option(
+    "--run-a", "run_a", type=int, help="Run of the A responses: lets lines name test cases."
+)
+@click.option("--run-b", "run_b", type=int, help="Run of the B responses (with --run-a).")
+@click.option(
+    "--judge",
+    default=getpass.getuser,
+    show_default="your login name",
+    help="Judge of lines that name none: an annotator, or a judge model's name.",
+)
+@click.option(
+    "--judge-kind",
+    type=click.Choice(["human", "model"]),
+    default="human",
+    show_default=True,
+    help="Kind of judge of lines that give no judge_kind.",
+)
+def preferences(
+    files: tuple[str, ...],
+    run_a: int | None,
+    run_b: int | None,
+    judge: str,
+    judge_kind: str,
+    options: LoadOptions,
+) -> None:
+    """Load pairwise judgments: which of two responses to a test case is better.
+
+    \b
+    Each line names its two responses by "response_a" and "response_b" (response ids),
+    or, with --run-a and --run-b, its test case by "id" or "input"; then "winner": "a",
+    "b" or "tie" (also model_a, model_b and "tie (bothbad)" as in Chatbot Arena exports),
+    and optionally "judge", "judge_kind" (human|model), "reason" and "details" (object);
+    other fields go to details. One judgment per pair of responses and judge, in either
+    order: a pair the judge already judged is a duplicate. Win rates and Bradley-Terry
+    ratings: evaltool preferences ratings.
+
+    \b
+    Example:
+        evaltool load preferences labels.jsonl --run-a 3 --run-b 4 --judge alice
+        evaltool load preferences arena.jsonl.gz --judge-kind model --judge gpt-4o
+    """
+    sources = expand(files, JSONL)
+    _execute(
+        "preferences",
+        sources,
+        options,
+        partial(load_preferences, run_a=run_a, run_b=run_b, judge=judge, judge_kind=judge_kind),
     )

@@ -107,7 +107,7 @@ def load_rows(
 
     The row view `pg_temp.evaltool_rows (ord, doc, reason, ...)` reads the staging table
     and the one-row `pg_temp.evaltool_load_context` made from `context` (project_id,
-    dataset_id, run_id, model_id). With skip_invalid, bad lines go to the rejects file;
+    dataset_id, run_id, run_b_id, model_id). With skip_invalid, bad lines go to the rejects file;
     otherwise the first one raises InputError. Runs inside the caller's transaction.
     """
     start = time.monotonic()
@@ -120,6 +120,7 @@ def load_rows(
             "project_id": None,
             "dataset_id": None,
             "run_id": None,
+            "run_b_id": None,
             "model_id": None,
             **context,
             "first_rows": list(firsts),

@@ -100,6 +100,7 @@ CREATE TEMP TABLE evaltool_load_context AS
 SELECT %(project_id)s::bigint AS project_id,
        %(dataset_id)s::bigint AS dataset_id,
        %(run_id)s::bigint AS run_id,
+       %(run_b_id)s::bigint AS run_b_id,
        %(model_id)s::bigint AS model_id,
        %(first_rows)s::bigint[] AS first_rows,
        %(source_names)s::text[] AS source_names

@@ -1,0 +1,238 @@
+"""`evaltool preferences`: pairwise judgments, win rates and Bradley-Terry ratings."""
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+from psycopg.rows import dict_row
+
+from evaltool import datasets, db, pairwise, queries, runs
+from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.progress import TaskProgress
+from evaltool.reports import render
+
+
+@click.group(name="preferences")
+def preferences_group() -> None:
+    """Pairwise judgments: which of two responses to a test case is better.
+
+    Judgments come from people (evaltool load preferences) or from a judge model
+    (preferences judge). The views evaltool.preference_win_rate and evaltool.model_rating
+    hold the results for psql.
+
+    \b
+    Example:
+        evaltool preferences judge demo-v1 demo-v2 --judge gpt-judge
+        evaltool preferences ratings
+        evaltool preferences winrates --judge-kind human
+    """
+
+
+@preferences_group.command(name="judge")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@click.option("--judge", "judge", required=True, help="Registered model that judges.")
+@click.option(
+    "--rubric",
+    type=click.Path(dir_okay=False),
+    help="Jinja template of the judge's prompt: gets input, expected, output_a, output_b.",
+)
+@click.option(
+    "--one-order",
+    is_flag=True,
+    help="Show each pair once, A first, instead of in both orders (half the calls).",
+)
+@click.option("--limit", type=click.IntRange(1), help="Judge at most N test cases this time.")
+@click.option(
+    "--concurrency", type=click.IntRange(1), default=8, show_default=True, help="Calls at once."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@json_option
+def judge(
+    run_a: str,
+    run_b: str,
+    judge: str,
+    rubric: str | None,
+    one_order: bool,
+    limit: int | None,
+    concurrency: int,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Have model JUDGE compare the responses of RUN_A and RUN_B, test case by test case.
+
+    Test cases that both runs answered without error are judged: the judge sees the
+    input, the expected answer if any, and both responses as A (RUN_A's) and B (RUN_B's),
+    and answers with {"winner": "A"|"B"|"tie", "reason": ...}, MT-Bench's [[A]]/[[B]]/[[C]],
+    or "Winner: A". Each pair is judged in both orders; a verdict that flips with the
+    order counts as a tie. Verdicts are saved batch by batch: an interrupted call is
+    resumed by running it again, and pairs the judge already judged are never sent again.
+
+    RUN_A and RUN_B are run ids, or model names for their latest completed runs.
+
+    \b
+    Example:
+        evaltool preferences judge demo-v1 demo-v2 --judge gpt-judge
+        evaltool preferences judge 12 14 --judge gpt-judge --rubric pairwise.j2 --limit 200
+    """
+    with db.connect() as conn:
+        a, b = runs.resolve(conn, run_a), runs.resolve(conn, run_b)
+        shared, with_error, judged = pairwise.count_pairs(conn, a, b, judge)
+        todo = shared - with_error - judged
+        total = todo if limit is None else min(limit, todo)
+        with TaskProgress("judging", total, enabled=not quiet) as progress:
+            summary = pairwise.judge_runs(
+                conn,
+                a,
+                b,
+                judge,
+                rubric_path=rubric,
+                both_orders=not one_order,
+                limit=limit,
+                concurrency=concurrency,
+                progress=progress,
+            )
+    if as_json:
+        echo_json(summary.as_dict())
+        return
+    t = summary.tally
+    click.echo(
+        f"runs {a} (A) and {b} (B), judge {judge}: {summary.judged:,} pairs judged now"
+        f" ({summary.inconsistent:,} flipped with the order and count as ties,"
+        f" {summary.no_verdict:,} without a verdict); {summary.already_judged:,} judged"
+        f" before, {summary.with_error:,} left out for an error response"
+    )
+    decisive = t["a_wins"] + t["b_wins"]
+    line = f"A wins {t['a_wins']:,}, B wins {t['b_wins']:,}, ties {t['ties']:,}"
+    if decisive:
+        line += (
+            f"; A's win rate {_rate(t['a_win_rate'], t['a_win_rate_low'], t['a_win_rate_high'])}"
+            f", sign test p {render.pvalue(t['p_value'])}"
+        )
+    click.echo(line)
+
+
+def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option(
+                "--judge-kind", type=click.Choice(["human", "model"]), help="Only this kind."
+            ),
+            click.option("--judge", help="Only this annotator or judge model."),
+            click.option("--dataset", metavar="NAME[:VERSION]", help="Only this dataset."),
+            click.option("--project", help="Project of --dataset (default: default)."),
+            json_option,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _rows(
+    query: str, judge_kind: str | None, judge: str | None, dataset: str | None, project: str | None
+) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        dataset_id = None
+        if dataset:
+            dataset_id = datasets.find(conn, datasets.DatasetRef.parse(dataset, project)).id
+        with conn.cursor(row_factory=dict_row) as cur:
+            params = {"judge_kind": judge_kind, "judge": judge, "dataset_id": dataset_id}
+            return cur.execute(queries.get(query), params).fetchall()
+
+
+@preferences_group.command(name="ratings")
+@_filters
+def ratings(
+    judge_kind: str | None,
+    judge: str | None,
+    dataset: str | None,
+    project: str | None,
+    as_json: bool,
+) -> None:
+    """Bradley-Terry rating per model, best first, with 95% intervals.
+
+    Fitted in SQL (evaltool.bradley_terry) from every judgment between responses of two
+    different models; a tie counts as half a win each way. Ratings are on the Elo scale,
+    1000 being the average of the rated models; a 100-point gap means the better model is
+    preferred about 64% of the time. A weak prior keeps a model that never lost finite.
+
+    \b
+    Example:
+        evaltool preferences ratings
+        evaltool preferences ratings --judge-kind human --dataset qa --json
+    """
+    rows = _rows("ratings", judge_kind, judge, dataset, project)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no judgments between two different models yet")
+        return
+    echo_table(
+        ["rank", "model", "rating", "95% CI", "judgments", "wins", "losses", "ties"],
+        [
+            [
+                r["rank"],
+                r["model"],
+                round(r["rating"]),
+                f"{r['rating_low']:.0f}..{r['rating_high']:.0f}",
+                r["judgments"],
+                r["wins"],
+                r["losses"],
+                r["ties"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@preferences_group.command(name="winrates")
+@_filters
+def winrates(
+    judge_kind: str | None,
+    judge: str | None,
+    dataset: str | None,
+    project: str | None,
+    as_json: bool,
+) -> None:
+    """Win rate per pair of models, with a 95% interval and the exact sign test.
+
+    X's win rate is its share of the decisive judgments (ties left out); "better" names
+    the model preferred significantly (p < 0.05).
+
+    \b
+    Example:
+        evaltool preferences winrates
+        evaltool preferences winrates --judge gpt-judge --json
+    """
+    rows = _rows("win_rates", judge_kind, judge, dataset, project)
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no judgments between two different models yet")
+        return
+    echo_table(
+        ["model x", "model y", "judgments", "x wins", "y wins", "ties", "x win rate (95% CI)",
+         "p", "better"],
+        [
+            [
+                r["model_x"],
+                r["model_y"],
+                r["judgments"],
+                r["x_wins"],
+                r["y_wins"],
+                r["ties"],
+                _rate(r["x_win_rate"], r["x_win_rate_low"], r["x_win_rate_high"]),
+                render.pvalue(r["p_value"]),
+                r["better"],
+            ]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def _rate(rate: float | None, low: float | None, high: float | None) -> str | None:
+    if rate is None or low is None or high is None:
+        return None
+    return f"{rate:.1%} ({low:.1%}..{high:.1%})"

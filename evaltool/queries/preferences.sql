@@ -1,0 +1,69 @@
+-- pairs_count --
+-- The test cases two runs both answered: how many, how many with an error response on
+-- either side (never sent to a judge), and how many the judge already judged.
+SELECT count(*),
+       count(*) FILTER (WHERE a.status <> 'ok' OR b.status <> 'ok'),
+       count(*) FILTER (WHERE EXISTS (
+           SELECT FROM evaltool.preference p
+           WHERE least(p.response_a_id, p.response_b_id) = least(a.id, b.id)
+             AND greatest(p.response_a_id, p.response_b_id) = greatest(a.id, b.id)
+             AND p.judge = %(judge)s))
+FROM evaltool.response a
+JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
+WHERE a.run_id = %(run_a)s
+
+-- pairs_next --
+-- The next test cases after %(after)s (by id) that both runs answered without error and
+-- the judge has not judged: input, expected and both responses.
+SELECT a.prompt_id, p.input, p.expected, a.id, a.output_text, a.output, b.id, b.output_text,
+       b.output
+FROM evaltool.response a
+JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
+JOIN evaltool.prompt p ON p.id = a.prompt_id
+WHERE a.run_id = %(run_a)s AND a.prompt_id > %(after)s
+  AND a.status = 'ok' AND b.status = 'ok'
+  AND NOT EXISTS (
+      SELECT FROM evaltool.preference x
+      WHERE least(x.response_a_id, x.response_b_id) = least(a.id, b.id)
+        AND greatest(x.response_a_id, x.response_b_id) = greatest(a.id, b.id)
+        AND x.judge = %(judge)s)
+ORDER BY a.prompt_id
+LIMIT %(limit)s
+
+-- pairs_write --
+-- One batch of a judge model's verdicts; a pair judged meanwhile keeps its judgment.
+INSERT INTO evaltool.preference
+    (response_a_id, response_b_id, winner, judge_kind, judge, reason, details)
+SELECT a, b, w, 'model', %(judge)s, r, d
+FROM unnest(%(a)s::bigint[], %(b)s::bigint[], %(winner)s::text[], %(reason)s::text[],
+            %(details)s::jsonb[]) AS v(a, b, w, r, d)
+ON CONFLICT ((least(response_a_id, response_b_id)), (greatest(response_a_id, response_b_id)), judge)
+DO NOTHING
+
+-- pairs_tally --
+-- A judge's verdicts between the responses of two runs, as run A against run B: wins,
+-- ties, A's win rate among decisive verdicts with its 95% Wilson interval, and the exact
+-- two-sided sign test.
+WITH v AS (
+    SELECT count(*) FILTER (WHERE winner_run = %(run_a)s) AS a_wins,
+           count(*) FILTER (WHERE winner_run = %(run_b)s) AS b_wins,
+           count(*) FILTER (WHERE winner_run IS NULL) AS ties
+    FROM (SELECT CASE o.winner WHEN 'a' THEN o.run_a_id WHEN 'b' THEN o.run_b_id END
+                     AS winner_run
+          FROM evaltool.preference_outcome o
+          WHERE o.judge = %(judge)s
+            AND ((o.run_a_id = %(run_a)s AND o.run_b_id = %(run_b)s)
+              OR (o.run_a_id = %(run_b)s AND o.run_b_id = %(run_a)s))) AS x
+)
+SELECT v.a_wins, v.b_wins, v.ties,
+       v.a_wins::double precision / nullif(v.a_wins + v.b_wins, 0) AS a_win_rate,
+       w.low, w.high, evaltool.mcnemar_exact_p(v.a_wins, v.b_wins) AS p_value
+FROM v CROSS JOIN LATERAL evaltool.wilson_interval(v.a_wins, v.a_wins + v.b_wins) AS w
+
+-- ratings --
+-- Bradley-Terry ratings per model (sql/86_fn_bradley_terry.sql).
+SELECT * FROM evaltool.bradley_terry(%(judge_kind)s, %(judge)s, %(dataset_id)s)
+
+-- win_rates --
+-- Win rates per pair of models (sql/85_fn_win_rates.sql).
+SELECT * FROM evaltool.win_rates(%(judge_kind)s, %(judge)s, %(dataset_id)s)

@@ -1,0 +1,2 @@
+-- Undo 0006_preference.
+DROP TABLE evaltool.preference;
