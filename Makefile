@@ -42,6 +42,9 @@ demo: install
 	$(BIN)/evaltool compare demo-v1 demo-v2
 	$(BIN)/evaltool report compare demo-v1 demo-v2 -o reports/out/demo-compare.html
 	$(BIN)/evaltool report compare demo-v1 demo-v2 -o reports/out/demo-compare.md
+	$(BIN)/evaltool models add demo-judge --adapter python --model-id examples.qa_models:judge --exist-ok
+	$(BIN)/evaltool preferences judge demo-v1 demo-v2 --judge demo-judge
+	$(BIN)/evaltool preferences ratings
 
 ## migrate: apply migrations and re-apply sql/ (EVALTOOL_DATABASE_URL or the embedded server)
 migrate: install

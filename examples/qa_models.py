@@ -7,10 +7,13 @@ reference) and return an answer, the way any Python model plugs into evaluation:
     evaltool run demo-v1 demo-qa
 
 v2 is v1 with a "newer knowledge base": it fixes some answers and breaks others, which is
-what a comparison between the two runs should find.
+what a comparison between the two runs should find. `judge` is a local stand-in for a
+judge model: it reads the pairwise prompt of `evaltool preferences judge` and prefers the
+answer that matches the reference.
 """
 
 import json
+import re
 import time
 import zlib
 from typing import Any
@@ -46,6 +49,22 @@ def v1(input: Any, params: dict[str, Any] | None = None) -> Any:
 def v2(input: Any, params: dict[str, Any] | None = None) -> Any:
     """The candidate model: better on some test cases, worse on others."""
     return _answer(input, _V2, "v2")
+
+
+def judge(input: Any, params: dict[str, Any] | None = None) -> str:
+    """A pairwise verdict on the default rubric's prompt: the answer equal to the reference
+    (ignoring case and spaces) wins; both or neither is a tie."""
+    sections = dict(re.findall(r"^(Reference answer|Answer A|Answer B):\n(.*?)(?:\n\n|\Z)",
+                               str(input), re.MULTILINE | re.DOTALL))  # fmt: skip
+    reference = _plain(sections.get("Reference answer"))
+    a = reference is not None and _plain(sections.get("Answer A")) == reference
+    b = reference is not None and _plain(sections.get("Answer B")) == reference
+    winner = "A" if a and not b else "B" if b and not a else "tie"
+    return json.dumps({"winner": winner, "reason": f"{winner} matches the reference"})
+
+
+def _plain(text: str | None) -> str | None:
+    return None if text is None else " ".join(text.lower().split())
 
 
 def _answer(input: Any, knowledge: dict[str, Any], version: str) -> Any:

@@ -175,7 +175,7 @@ def ratings(
                 r["rank"],
                 r["model"],
                 round(r["rating"]),
-                f"{r['rating_low']:.0f}..{r['rating_high']:.0f}",
+                f"{r['rating_low']:,.0f}..{r['rating_high']:,.0f}",
                 r["judgments"],
                 r["wins"],
                 r["losses"],
