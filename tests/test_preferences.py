@@ -382,6 +382,14 @@ def test_judge_command_through_a_real_server(
     assert sorted(resent) == sorted(q for q in sent if "A: mute" in q or "B: mute" in q)
     assert json.loads(again.output)["already_judged"] == 4
     assert json.loads(again.output)["judged"] == 0
+    same = run_cli("preferences", "judge", "cand", "cand", "--judge", "judge")
+    assert same.exit_code == 2 and f"both run {runs['cand']}" in same.stderr
+    other = make_arena(conn, ["elsewhere"], [{"id": "1", "input": "x", "outputs": ["y"]}])
+    apart = run_cli("preferences", "judge", "base", "elsewhere", "--judge", "judge")
+    assert apart.exit_code == 2
+    assert f"runs {runs['base']} and {other['elsewhere']} answered no test case" in apart.stderr
+    nobody = run_cli("preferences", "judge", "base", "cand", "--judge", "nobody")
+    assert nobody.exit_code == 2 and "no model named 'nobody'" in nobody.stderr
 
 
 def test_an_interrupted_judge_keeps_what_it_judged(

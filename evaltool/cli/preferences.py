@@ -8,6 +8,7 @@ from psycopg.rows import dict_row
 
 from evaltool import datasets, db, pairwise, queries, runs
 from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
 from evaltool.reports import render
 
@@ -77,7 +78,11 @@ def judge(
     """
     with db.connect() as conn:
         a, b = runs.resolve(conn, run_a), runs.resolve(conn, run_b)
+        if a == b:
+            raise EvaltoolError(f"RUN_A and RUN_B are both run {a}: name two runs")
         shared, with_error, judged = pairwise.count_pairs(conn, a, b, judge)
+        if not shared:
+            raise EvaltoolError(f"runs {a} and {b} answered no test case in common")
         todo = shared - with_error - judged
         total = todo if limit is None else min(limit, todo)
         with TaskProgress("judging", total, enabled=not quiet) as progress:
