@@ -7,6 +7,7 @@ $$
 DECLARE
     s evaltool.scorer;
     written bigint;
+    statement text;
 BEGIN
     SELECT * INTO s FROM evaltool.scorer c WHERE c.name = score_run.scorer;
     IF NOT FOUND THEN
@@ -41,7 +42,7 @@ BEGIN
         RAISE EXCEPTION 'no run %', run_id USING ERRCODE = '22023';
     END IF;
 
-    EXECUTE format(
+    statement := format(
         $q$INSERT INTO evaltool.score AS t (response_id, metric, value, passed, details,
                                              scorer, scorer_version)
            SELECT r.id, $2, s.value, s.passed, s.details, $3, $4
@@ -49,16 +50,24 @@ BEGIN
            JOIN evaltool.prompt p ON p.id = r.prompt_id
            CROSS JOIN LATERAL evaltool.%I(r.status = 'ok', r.output, r.output_text, p.expected,
                                           r.latency_ms, r.cost_usd, $5) s
-           WHERE r.run_id = $1
+           WHERE r.run_id = $1$q$,
+        'scorer_' || scorer);
+    -- The first scoring of a metric, the common case, is a plain INSERT: ON CONFLICT's
+    -- speculative insertion makes a million-row write about a quarter slower. Where the run
+    -- already has scores of the metric, the INSERT fails at the first scored response it
+    -- meets, and the upsert replaces them.
+    BEGIN
+        EXECUTE statement
+        USING run_id, coalesce(metric, scorer || coalesce(':' || arg, '')), 'sql:' || scorer,
+              s.version, arg;
+    EXCEPTION WHEN unique_violation THEN
+        EXECUTE statement || $q$
            ON CONFLICT (response_id, metric) DO UPDATE
            SET value = excluded.value, passed = excluded.passed, details = excluded.details,
-               scorer = excluded.scorer, scorer_version = excluded.scorer_version$q$,
-        'scorer_' || scorer)
-    USING run_id,
-          coalesce(metric, scorer || coalesce(':' || arg, '')),
-          'sql:' || scorer,
-          s.version,
-          arg;
+               scorer = excluded.scorer, scorer_version = excluded.scorer_version$q$
+        USING run_id, coalesce(metric, scorer || coalesce(':' || arg, '')), 'sql:' || scorer,
+              s.version, arg;
+    END;
     GET DIAGNOSTICS written = ROW_COUNT;
     RETURN written;
 END

@@ -119,6 +119,19 @@ def test_rescoring_replaces_scores_and_records_version(conn: psycopg.Connection)
     assert rows.fetchall() == [("exact_match", 1.0, True, "sql:exact_match", "1")]
 
 
+def test_rescoring_a_partly_scored_run_fills_and_replaces(conn: psycopg.Connection) -> None:
+    cases = [{"expected": "a", "outputs": ["a"]}, {"expected": "b", "outputs": ["c"]}]
+    (run_id,) = make_runs(conn, cases, runs=1)
+    conn.execute("SELECT evaltool.score_run(%s, 'exact_match')", (run_id,))
+    conn.execute("""DELETE FROM evaltool.score WHERE id = (SELECT min(id) FROM evaltool.score);
+                    UPDATE evaltool.score SET value = 7""")
+    # the plain INSERT meets a scored response and falls back to the upsert: both written
+    again = conn.execute("SELECT evaltool.score_run(%s, 'exact_match')", (run_id,)).fetchone()
+    assert again == (2,)
+    rows = conn.execute("SELECT value, passed FROM evaltool.score ORDER BY response_id")
+    assert rows.fetchall() == [(1.0, True), (0.0, False)]
+
+
 def test_score_command(run_cli: RunCli, conn: psycopg.Connection) -> None:
     cases = [
         {"id": "a", "expected": "Paris", "outputs": ["Paris"]},
