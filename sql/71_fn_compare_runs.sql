@@ -40,21 +40,23 @@ BEGIN
                b.value AS bv, b.passed AS bp, c.value AS cv, c.passed AS cp
         FROM b FULL JOIN c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
     ), kind AS (
-        -- Pass/fail where every paired score has a verdict, else the values.
+        -- Pass/fail where every paired score has a verdict, else the values; with the
+        -- McNemar counts in the same pass over the pairs.
         SELECT p.metric,
                count(*) FILTER (WHERE NOT p.paired) AS n_unpaired,
                CASE WHEN bool_and(p.bp IS NOT NULL AND p.cp IS NOT NULL) FILTER (WHERE p.paired)
-                    THEN 'mcnemar' ELSE 'wilcoxon' END AS test
+                    THEN 'mcnemar' ELSE 'wilcoxon' END AS test,
+               count(*) FILTER (WHERE p.paired) AS n_paired,
+               avg(p.bp::integer) FILTER (WHERE p.paired) AS bm,
+               avg(p.cp::integer) FILTER (WHERE p.paired) AS cm,
+               count(*) FILTER (WHERE p.paired AND p.bp AND NOT p.cp) AS worse,
+               count(*) FILTER (WHERE p.paired AND NOT p.bp AND p.cp) AS better
         FROM pairs p
         GROUP BY p.metric
     ), mcnemar AS (
-        SELECT p.metric, count(*) AS n,
-               avg(p.bp::integer) AS bm, avg(p.cp::integer) AS cm,
-               count(*) FILTER (WHERE p.bp AND NOT p.cp) AS worse,
-               count(*) FILTER (WHERE NOT p.bp AND p.cp) AS better
-        FROM pairs p JOIN kind k ON k.metric = p.metric AND k.test = 'mcnemar'
-        WHERE p.paired
-        GROUP BY p.metric
+        SELECT k.metric, k.n_paired AS n, k.bm, k.cm, k.worse, k.better
+        FROM kind k
+        WHERE k.test = 'mcnemar' AND k.n_paired > 0
     ), diffs AS (
         SELECT p.metric, p.bv, p.cv, p.cv - p.bv AS d
         FROM pairs p JOIN kind k ON k.metric = p.metric AND k.test = 'wilcoxon'
