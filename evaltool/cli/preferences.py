@@ -145,6 +145,15 @@ def _rows(
             return cur.execute(queries.get(query), params).fetchall()
 
 
+def _printed_instead(rows: list[dict[str, Any]], as_json: bool) -> bool:
+    """Print the rows as JSON, or say there are none; False when a table is still due."""
+    if as_json:
+        echo_json(rows)
+    elif not rows:
+        click.echo("no judgments between two different models yet")
+    return as_json or not rows
+
+
 @preferences_group.command(name="ratings")
 @_filters
 def ratings(
@@ -167,11 +176,7 @@ def ratings(
         evaltool preferences ratings --judge-kind human --dataset qa --json
     """
     rows = _rows("ratings", judge_kind, judge, dataset, project)
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no judgments between two different models yet")
+    if _printed_instead(rows, as_json):
         return
     echo_table(
         ["rank", "model", "rating", "95% CI", "judgments", "wins", "losses", "ties"],
@@ -211,11 +216,7 @@ def winrates(
         evaltool preferences winrates --judge gpt-judge --json
     """
     rows = _rows("win_rates", judge_kind, judge, dataset, project)
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no judgments between two different models yet")
+    if _printed_instead(rows, as_json):
         return
     echo_table(
         ["model x", "model y", "judgments", "x wins", "y wins", "ties", "x win rate (95% CI)",
