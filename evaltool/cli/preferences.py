@@ -1,6 +1,7 @@
 """`evaltool preferences`: pairwise judgments, win rates and Bradley-Terry ratings."""
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 import click
@@ -117,52 +118,47 @@ def judge(
     click.echo(line)
 
 
-def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(
-        [
-            click.option(
-                "--judge-kind", type=click.Choice(["human", "model"]), help="Only this kind."
-            ),
-            click.option("--judge", help="Only this annotator or judge model."),
-            click.option("--dataset", metavar="NAME[:VERSION]", help="Only this dataset."),
-            click.option("--project", help="Project of --dataset (default: default)."),
-            json_option,
-        ]
-    ):
-        command = option(command)
-    return command
+def _judgments(query: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The filter options of a judgment summary; the command gets the rows of the named
+    query to print as a table, and is not called for --json or when there are none."""
 
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        @click.option("--judge-kind", type=click.Choice(["human", "model"]), help="Only this kind.")
+        @click.option("--judge", help="Only this annotator or judge model.")
+        @click.option("--dataset", metavar="NAME[:VERSION]", help="Only this dataset.")
+        @click.option("--project", help="Project of --dataset (default: default).")
+        @json_option
+        @wraps(command)
+        def wrapper(
+            judge_kind: str | None,
+            judge: str | None,
+            dataset: str | None,
+            project: str | None,
+            as_json: bool,
+        ) -> None:
+            with db.connect() as conn:
+                dataset_id = None
+                if dataset:
+                    ref = datasets.DatasetRef.parse(dataset, project)
+                    dataset_id = datasets.find(conn, ref).id
+                params = {"judge_kind": judge_kind, "judge": judge, "dataset_id": dataset_id}
+                with conn.cursor(row_factory=dict_row) as cur:
+                    rows = cur.execute(queries.get(query), params).fetchall()
+            if as_json:
+                echo_json(rows)
+            elif not rows:
+                click.echo("no judgments between two different models yet")
+            else:
+                command(rows)
 
-def _rows(
-    query: str, judge_kind: str | None, judge: str | None, dataset: str | None, project: str | None
-) -> list[dict[str, Any]]:
-    with db.connect() as conn:
-        dataset_id = None
-        if dataset:
-            dataset_id = datasets.find(conn, datasets.DatasetRef.parse(dataset, project)).id
-        with conn.cursor(row_factory=dict_row) as cur:
-            params = {"judge_kind": judge_kind, "judge": judge, "dataset_id": dataset_id}
-            return cur.execute(queries.get(query), params).fetchall()
+        return wrapper
 
-
-def _printed_instead(rows: list[dict[str, Any]], as_json: bool) -> bool:
-    """Print the rows as JSON, or say there are none; False when a table is still due."""
-    if as_json:
-        echo_json(rows)
-    elif not rows:
-        click.echo("no judgments between two different models yet")
-    return as_json or not rows
+    return decorate
 
 
 @preferences_group.command(name="ratings")
-@_filters
-def ratings(
-    judge_kind: str | None,
-    judge: str | None,
-    dataset: str | None,
-    project: str | None,
-    as_json: bool,
-) -> None:
+@_judgments("ratings")
+def ratings(rows: list[dict[str, Any]]) -> None:
     """Bradley-Terry rating per model, best first, with 95% intervals.
 
     Fitted in SQL (evaltool.bradley_terry) from every judgment between responses of two
@@ -175,9 +171,6 @@ def ratings(
         evaltool preferences ratings
         evaltool preferences ratings --judge-kind human --dataset qa --json
     """
-    rows = _rows("ratings", judge_kind, judge, dataset, project)
-    if _printed_instead(rows, as_json):
-        return
     echo_table(
         ["rank", "model", "rating", "95% CI", "judgments", "wins", "losses", "ties"],
         [
@@ -197,14 +190,8 @@ def ratings(
 
 
 @preferences_group.command(name="winrates")
-@_filters
-def winrates(
-    judge_kind: str | None,
-    judge: str | None,
-    dataset: str | None,
-    project: str | None,
-    as_json: bool,
-) -> None:
+@_judgments("win_rates")
+def winrates(rows: list[dict[str, Any]]) -> None:
     """Win rate per pair of models, with a 95% interval and the exact sign test.
 
     X's win rate is its share of the decisive judgments (ties left out); "better" names
@@ -215,9 +202,6 @@ def winrates(
         evaltool preferences winrates
         evaltool preferences winrates --judge gpt-judge --json
     """
-    rows = _rows("win_rates", judge_kind, judge, dataset, project)
-    if _printed_instead(rows, as_json):
-        return
     echo_table(
         ["model x", "model y", "judgments", "x wins", "y wins", "ties", "x win rate (95% CI)",
          "p", "better"],
