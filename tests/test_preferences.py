@@ -308,6 +308,9 @@ def test_load_preferences_refuses_runs_of_different_datasets(
                      "--run-b", str(two["newer"]))  # fmt: skip
     assert result.exit_code == 2
     assert f"runs {one['old']} and {two['newer']} answer different datasets" in result.stderr
+    missing = run_cli("load", "preferences", str(path), "--run-a", str(one["old"]),
+                      "--run-b", "9999")  # fmt: skip
+    assert missing.exit_code == 2 and "no run 9999: see evaltool runs list" in missing.stderr
     half = run_cli("load", "preferences", str(path), "--run-a", str(one["old"]))
     assert half.exit_code == 2 and "give both --run-a and --run-b" in half.stderr
 

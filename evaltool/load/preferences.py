@@ -35,9 +35,11 @@ def load_preferences(
             row = conn.execute(
                 queries.get("preference_runs"), {"run_a": run_a, "run_b": run_b}
             ).fetchone()
-            if row is None:
-                raise EvaltoolError(f"no run {run_a} or no run {run_b}: see evaltool runs list")
-            if row[0] is None:
+            assert row is not None
+            for run_id, dataset_id in zip((run_a, run_b), row, strict=True):
+                if dataset_id is None:
+                    raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+            if row[0] != row[1]:
                 raise EvaltoolError(f"runs {run_a} and {run_b} answer different datasets")
             context["dataset_id"] = row[0]
             target = f"runs {run_a} and {run_b}"

@@ -93,8 +93,7 @@ ON CONFLICT ((least(response_a_id, response_b_id)), (greatest(response_a_id, res
 DO NOTHING
 
 -- preference_runs --
--- The dataset of two runs, for loading judgments between their responses: NULL when the
--- runs answer different datasets; no row when a run is missing.
-SELECT CASE WHEN a.dataset_id = b.dataset_id THEN a.dataset_id END
-FROM evaltool.run a, evaltool.run b
-WHERE a.id = %(run_a)s AND b.id = %(run_b)s
+-- The datasets of two runs, for loading judgments between their responses (NULL for a
+-- run that does not exist).
+SELECT (SELECT dataset_id FROM evaltool.run WHERE id = %(run_a)s),
+       (SELECT dataset_id FROM evaltool.run WHERE id = %(run_b)s)
