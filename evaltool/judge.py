@@ -11,8 +11,9 @@ score's details; a reply without a verdict gives no score for that case.
 import asyncio
 import json
 import re
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from jinja2 import Template, TemplateError
@@ -23,6 +24,8 @@ from evaltool.adapters import CallError
 from evaltool.errors import EvaltoolError
 from evaltool.pyscorers import Case
 from evaltool.runner import backoff
+
+T = TypeVar("T")
 
 CONCURRENCY = 8
 ATTEMPTS = 4
@@ -107,12 +110,25 @@ async def llm_judge(cases: list[Case], arg: str | None) -> list[dict[str, Any] |
         return {**verdict, "details": details}
 
     try:
-        return list(await asyncio.gather(*(grade(c) for c in cases)))
+        return await gather_or_cancel([grade(c) for c in cases])
     finally:
         await adapter.aclose()
 
 
 llm_judge.version = "1"  # type: ignore[attr-defined]
+
+
+async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of all calls; on the first failure the others are cancelled and waited
+    for, so that no call outlives the adapter it uses."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 async def ask(adapter: adapters.Adapter, prompt: str, who: str) -> str:

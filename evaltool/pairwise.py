@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from evaltool import adapters, queries
 from evaltool.errors import EvaltoolError
-from evaltool.judge import as_text, ask, judge_model, rubric
+from evaltool.judge import as_text, ask, gather_or_cancel, judge_model, rubric
 
 BATCH = 64
 WHO = "preferences judge"
@@ -158,7 +158,7 @@ def judge_runs(
             async with gate:
                 return await ask(adapter, prompt(pair, swap), WHO)
 
-        replies = await asyncio.gather(*(one(swap) for swap in orders))
+        replies = await gather_or_cancel([one(swap) for swap in orders])
         details: dict[str, Any] = {
             "orders": [
                 {"shown": "BA" if swap else "AB", "reply": reply[:2000]}
@@ -191,7 +191,7 @@ def judge_runs(
                     break
                 pairs = [_Pair(r[0], r[1], r[2], r[3], _output(r[4], r[5]), r[6],
                                _output(r[7], r[8])) for r in rows]  # fmt: skip
-                results = await asyncio.gather(*(verdict(adapter, gate, p) for p in pairs))
+                results = await gather_or_cancel([verdict(adapter, gate, p) for p in pairs])
                 _write(conn, judge, pairs, results, summary)
                 progress(len(pairs), 0)
                 after = pairs[-1].prompt_id
