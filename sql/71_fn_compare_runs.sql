@@ -37,55 +37,70 @@ BEGIN
     ), pairs AS (
         SELECT coalesce(b.metric, c.metric) AS metric,
                b.prompt_id IS NOT NULL AND c.prompt_id IS NOT NULL AS paired,
-               b.value AS bv, b.passed AS bp, c.value AS cv, c.passed AS cp
+               b.value AS bv, b.passed AS bp, c.value AS cv, c.passed AS cp,
+               c.value - b.value AS d
         FROM b FULL JOIN c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
-    ), kind AS (
-        -- Pass/fail where every paired score has a verdict, else the values; with the
-        -- McNemar counts in the same pass over the pairs.
-        SELECT p.metric,
+    ), by_size AS (
+        -- One pass over the pairs, grouped by metric and size of difference |d|: a pass/fail
+        -- metric has at most three sizes (0, 1, none), and the signed-rank test needs only
+        -- the count of positive and negative differences of each size. No pair is stored.
+        SELECT p.metric, abs(p.d) AS size,
                count(*) FILTER (WHERE NOT p.paired) AS n_unpaired,
-               CASE WHEN bool_and(p.bp IS NOT NULL AND p.cp IS NOT NULL) FILTER (WHERE p.paired)
-                    THEN 'mcnemar' ELSE 'wilcoxon' END AS test,
+               bool_and(p.bp IS NOT NULL AND p.cp IS NOT NULL) FILTER (WHERE p.paired) AS pass_fail,
                count(*) FILTER (WHERE p.paired) AS n_paired,
-               avg(p.bp::integer) FILTER (WHERE p.paired) AS bm,
-               avg(p.cp::integer) FILTER (WHERE p.paired) AS cm,
-               count(*) FILTER (WHERE p.paired AND p.bp AND NOT p.cp) AS worse,
-               count(*) FILTER (WHERE p.paired AND NOT p.bp AND p.cp) AS better
+               sum(p.bp::integer) FILTER (WHERE p.paired) AS b_passed,
+               sum(p.cp::integer) FILTER (WHERE p.paired) AS c_passed,
+               count(*) FILTER (WHERE p.paired AND p.bp AND NOT p.cp) AS lost,
+               count(*) FILTER (WHERE p.paired AND NOT p.bp AND p.cp) AS won,
+               count(p.d) AS n_d,
+               sum(p.bv) FILTER (WHERE p.d IS NOT NULL) AS b_sum,
+               sum(p.cv) FILTER (WHERE p.d IS NOT NULL) AS c_sum,
+               count(*) FILTER (WHERE p.d < 0) AS neg,
+               count(*) FILTER (WHERE p.d > 0) AS pos
         FROM pairs p
-        GROUP BY p.metric
-    ), mcnemar AS (
-        SELECT k.metric, k.n_paired AS n, k.bm, k.cm, k.worse, k.better
-        FROM kind k
-        WHERE k.test = 'mcnemar' AND k.n_paired > 0
-    ), diffs AS (
-        SELECT p.metric, p.bv, p.cv, p.cv - p.bv AS d
-        FROM pairs p JOIN kind k ON k.metric = p.metric AND k.test = 'wilcoxon'
-        WHERE p.paired AND p.bv IS NOT NULL AND p.cv IS NOT NULL
+        GROUP BY p.metric, abs(p.d)
     ), ranked AS (
-        -- Average ranks of |d| among the non-zero differences, and each tie group's size.
-        SELECT x.metric, x.d,
-               rank() OVER w + (count(*) OVER t - 1) / 2.0 AS rnk,
-               count(*) OVER t AS tied
-        FROM diffs x
-        WHERE x.d <> 0
-        WINDOW w AS (PARTITION BY x.metric ORDER BY abs(x.d)),
-               t AS (PARTITION BY x.metric, abs(x.d))
-    ), signed_ranks AS (
-        SELECT x.metric, count(*) AS n,
-               coalesce(sum(x.rnk) FILTER (WHERE x.d > 0), 0)::double precision AS w_plus,
-               sum(x.tied * x.tied - 1)::double precision AS tie_term
+        -- Each size's average rank among the non-zero differences (ties share it; sizes 0
+        -- and none count no difference), and the metric's mean difference.
+        SELECT g.*,
+               coalesce(sum(g.pos + g.neg) OVER below, 0) + (g.pos + g.neg + 1) / 2.0 AS rnk,
+               sum(g.size * (g.pos - g.neg)) OVER m / nullif(sum(g.n_d) OVER m, 0) AS md
+        FROM by_size g
+        WINDOW m AS (PARTITION BY g.metric),
+               below AS (PARTITION BY g.metric ORDER BY g.size
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ), kind AS (
+        -- Pass/fail where every paired score has a verdict, else the values.
+        SELECT x.metric,
+               sum(x.n_unpaired)::bigint AS n_unpaired,
+               CASE WHEN bool_and(x.pass_fail) THEN 'mcnemar' ELSE 'wilcoxon' END AS test,
+               sum(x.n_paired)::bigint AS n_paired,
+               sum(x.b_passed) AS b_passed, sum(x.c_passed) AS c_passed,
+               sum(x.lost)::bigint AS lost, sum(x.won)::bigint AS won,
+               sum(x.n_d)::bigint AS n_d, sum(x.b_sum) AS b_sum, sum(x.c_sum) AS c_sum,
+               max(x.md) AS md,
+               -- squared deviations from the mean: d = +size pos times, -size neg times, 0 else
+               sum(x.pos * (x.size - x.md) ^ 2 + x.neg * (x.size + x.md) ^ 2
+                   + (x.n_d - x.pos - x.neg) * x.md ^ 2) AS ss,
+               sum(x.neg)::bigint AS worse, sum(x.pos)::bigint AS better,
+               sum(x.pos + x.neg) AS n_nonzero,
+               coalesce(sum(x.pos * x.rnk) FILTER (WHERE x.size > 0), 0) AS w_plus,
+               coalesce(sum((x.pos + x.neg)::double precision ^ 3 - (x.pos + x.neg))
+                        FILTER (WHERE x.size > 0), 0) AS tie_term
         FROM ranked x
         GROUP BY x.metric
+    ), mcnemar AS (
+        SELECT k.metric, k.n_paired AS n, k.b_passed / k.n_paired AS bm,
+               k.c_passed / k.n_paired AS cm, k.lost AS worse, k.won AS better
+        FROM kind k
+        WHERE k.test = 'mcnemar' AND k.n_paired > 0
     ), wilcoxon AS (
-        SELECT x.metric, count(*) AS n, avg(x.bv) AS bm, avg(x.cv) AS cm,
-               avg(x.d) AS md, stddev_samp(x.d) AS sd,
-               count(*) FILTER (WHERE x.d < 0) AS worse,
-               count(*) FILTER (WHERE x.d > 0) AS better,
-               coalesce(max(sr.n), 0) AS n_nonzero,
-               coalesce(max(sr.w_plus), 0) AS w_plus,
-               coalesce(max(sr.tie_term), 0) AS tie_term
-        FROM diffs x LEFT JOIN signed_ranks sr ON sr.metric = x.metric
-        GROUP BY x.metric
+        SELECT k.metric, k.n_d AS n, k.b_sum / k.n_d AS bm, k.c_sum / k.n_d AS cm, k.md,
+               CASE WHEN k.n_d > 1 THEN sqrt(k.ss / (k.n_d - 1)) END AS sd,
+               k.worse, k.better, k.n_nonzero::bigint AS n_nonzero,
+               k.w_plus::double precision AS w_plus, k.tie_term
+        FROM kind k
+        WHERE k.test = 'wilcoxon' AND k.n_d > 0
     ), tested AS (
         SELECT m.metric, 'mcnemar_exact' AS test, m.n, m.bm, m.cm, m.cm - m.bm AS delta,
                -- Wald interval of a paired difference of proportions.

@@ -120,6 +120,37 @@ def test_only_cases_in_both_runs_are_paired(conn: psycopg.Connection) -> None:
     assert row["p_value"] == pytest.approx(2 * 0.5**5)
 
 
+def test_edge_cases_of_the_paired_tests(conn: psycopg.Connection) -> None:
+    rng = np.random.default_rng(7)
+    before = 1000 + rng.normal(0, 50, 30)  # large values, small steady differences
+    after = before + 0.5 + rng.normal(0, 0.01, 30)
+    base, cand = make_runs(conn, [{}] * 30)
+    put_scores(conn, base, "latency", before.tolist())
+    put_scores(conn, cand, "latency", after.tolist())
+    # a verdict on some cases only: the values are compared, not the verdicts
+    put_scores(conn, base, "mixed", [1.0] * 30, [True] * 29 + [None])
+    put_scores(conn, cand, "mixed", [0.5] * 30, [False] * 30)
+    put_scores(conn, base, "one", [0.2] + [None] * 29)
+    put_scores(conn, cand, "one", [0.1] + [None] * 29)
+    put_scores(conn, base, "gone", [1.0] * 30)
+    rows = compared(conn, base, cand)
+
+    d = after - before
+    low, high = stats.t.interval(0.95, 29, loc=d.mean(), scale=stats.sem(d))
+    assert (rows["latency"]["ci_low"], rows["latency"]["ci_high"]) == (
+        pytest.approx(low, abs=1e-9),
+        pytest.approx(high, abs=1e-9),
+    )
+    assert rows["latency"]["verdict"] == "improved"
+    assert rows["mixed"]["test"] == "wilcoxon_signed_rank"
+    assert (rows["mixed"]["baseline_mean"], rows["mixed"]["worse"]) == (1.0, 30)
+    assert rows["mixed"]["verdict"] == "regressed"
+    assert rows["one"]["n_paired"] == 1 and rows["one"]["ci_low"] is None
+    assert rows["one"]["delta"] == pytest.approx(-0.1)
+    assert (rows["gone"]["n_paired"], rows["gone"]["n_unpaired"]) == (0, 30)
+    assert rows["gone"]["verdict"] == "no paired data"
+
+
 def test_no_real_change_rarely_raises_an_alarm(conn: psycopg.Connection) -> None:
     """400 comparisons of two runs drawn from the same model: the share flagged at alpha
     0.05 stays near 0.05 for the continuous test and at or below it for exact McNemar."""
