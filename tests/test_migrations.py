@@ -21,6 +21,7 @@ ALL = [
     "0004_run_task",
     "0005_scoring",
     "0006_preference",
+    "0007_score_without_metric_index",
 ]
 
 
