@@ -12,7 +12,7 @@ pairs the judge already judged are never sent again.
 import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -113,7 +113,7 @@ class _Pair:
 
 
 def count_pairs(
-    conn: psycopg.Connection, run_a: int, run_b: int, judge: str
+    conn: psycopg.Connection, run_a: int, run_b: int, judge: str | None
 ) -> tuple[int, int, int]:
     """Test cases both runs answered, those with an error response on either side, and
     those the judge already judged."""
@@ -122,6 +122,23 @@ def count_pairs(
     ).fetchone()
     assert row is not None
     return row[0], row[1], row[2]
+
+
+def export_lines(
+    conn: psycopg.Connection,
+    run_a: int,
+    run_b: int,
+    *,
+    judge: str | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> Iterator[str]:
+    """The pairs of two runs' responses that `judge` has yet to judge, as JSON lines for
+    people to label (`evaltool load preferences` reads them back), streamed from COPY."""
+    params = {"run_a": run_a, "run_b": run_b, "judge": judge, "limit": limit, "seed": seed}
+    with conn.cursor().copy(queries.get("pairs_export"), params) as copy:
+        for (line,) in copy.rows():
+            yield line
 
 
 def judge_runs(

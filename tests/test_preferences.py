@@ -297,6 +297,61 @@ def test_a_bad_judgment_line_stops_the_load(
     assert conn.execute("SELECT count(*) FROM evaltool.preference").fetchone() == (0,)
 
 
+def test_export_for_annotators_and_load_their_labels_back(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    cases = [{"id": f"c{i}", "input": f"q{i}", "expected": f"new{i}",
+              "outputs": [f"old{i}", f"new{i}"]} for i in range(20)]  # fmt: skip
+    cases.append({"id": "c20", "input": "q20", "outputs": [{"error": "timeout"}, "new20"]})
+    runs = make_arena(conn, ("old", "new"), cases)
+    run_of = dict(conn.execute("SELECT id, run_id FROM evaltool.response").fetchall())
+    path = tmp_path / "to-label.jsonl"
+    result = run_cli("preferences", "export", "old", "new", "-o", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"wrote 20 pairs of runs {runs['old']} and {runs['new']} to {path}" in result.stderr
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["id"] for line in lines] == [f"c{i}" for i in range(20)]  # no error pair
+    assert set(lines[0]) == {"response_a", "response_b", "id", "input", "expected",
+                             "output_a", "output_b", "winner", "reason"}  # fmt: skip
+    new_is_a = [run_of[line["response_a"]] == runs["new"] for line in lines]
+    assert 3 <= sum(new_is_a) <= 17  # both orders occur
+    for line, swapped in zip(lines, new_is_a, strict=True):
+        i = line["id"][1:]
+        assert (line["output_a"], line["output_b"]) == (
+            (f"new{i}", f"old{i}") if swapped else (f"old{i}", f"new{i}")
+        )
+        assert {run_of[line["response_a"]], run_of[line["response_b"]]} == set(runs.values())
+    assert run_cli("preferences", "export", "old", "new").output == path.read_text()
+    other_seed = run_cli("preferences", "export", "old", "new", "--seed", "7").output
+    assert other_seed != path.read_text()
+
+    # the annotator labels 15 pairs: the answer that matches the expected one wins
+    for line in lines[:15]:
+        line["winner"] = "a" if line["output_a"] == line["expected"] else "b"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rejects = tmp_path / "rejects.jsonl"
+    loaded = run_cli("load", "preferences", str(path), "--judge", "alice", "--skip-invalid",
+                     "--rejects", str(rejects), "--json")  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    summary = json.loads(loaded.output)
+    assert (summary["inserted"], summary["rejected"]) == (15, 5)
+    assert len(rejects.read_text().splitlines()) == 5
+    winners = conn.execute(
+        """SELECT m.name, count(*), bool_and(x.details = '{}')
+           FROM evaltool.preference_outcome o JOIN evaltool.model m ON m.id = o.winner_model_id
+           JOIN evaltool.preference x ON x.id = o.preference_id
+           WHERE o.judge = 'alice' GROUP BY m.name"""
+    ).fetchall()
+    assert winners == [("new", 15, True)]
+
+    rest = run_cli("preferences", "export", "old", "new", "--judge", "alice")
+    assert [json.loads(line)["id"] for line in rest.output.splitlines()] == [
+        f"c{i}" for i in range(15, 20)
+    ]
+    same = run_cli("preferences", "export", "old", "old")
+    assert same.exit_code == 2 and "name two runs" in same.stderr
+
+
 def test_load_preferences_refuses_runs_of_different_datasets(
     run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
 ) -> None:

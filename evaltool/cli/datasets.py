@@ -8,7 +8,7 @@ from psycopg.rows import dict_row
 
 from evaltool import datasets as ds
 from evaltool import db, queries
-from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.cli.output import echo_json, echo_table, json_option, output_option, write_lines
 from evaltool.errors import EvaltoolError
 
 project_option = click.option(
@@ -96,12 +96,7 @@ def show(dataset: str, project: str | None, as_json: bool) -> None:
 @datasets.command()
 @click.argument("dataset", metavar="NAME[:VERSION]")
 @project_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (default: standard output).",
-)
+@output_option
 def export(dataset: str, project: str | None, output: Path | None) -> None:
     """Write a dataset's test cases as evaltool JSON lines, which load back unchanged.
 
@@ -112,15 +107,7 @@ def export(dataset: str, project: str | None, output: Path | None) -> None:
     """
     with db.connect() as conn:
         found = ds.find(conn, ds.DatasetRef.parse(dataset, project))
-        out = output.open("w", encoding="utf-8") if output else sys.stdout
-        try:
-            count = 0
-            for line in ds.export_lines(conn, found):
-                out.write(line + "\n")
-                count += 1
-        finally:
-            if output:
-                out.close()
+        count = write_lines(ds.export_lines(conn, found), output)
     if output:
         click.echo(f"wrote {count:,} test cases of {found.ref} to {output}", err=True)
 

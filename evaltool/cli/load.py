@@ -333,14 +333,16 @@ def preferences(
     or, with --run-a and --run-b, its test case by "id" or "input"; then "winner": "a",
     "b" or "tie" (also model_a, model_b and "tie (bothbad)" as in Chatbot Arena exports),
     and optionally "judge", "judge_kind" (human|model), "reason" and "details" (object);
-    other fields go to details. One judgment per pair of responses and judge, in either
-    order: a pair the judge already judged is a duplicate. Win rates and Bradley-Terry
-    ratings: evaltool preferences ratings.
+    other fields go to details, except "expected", "output_a" and "output_b", which
+    evaltool preferences export writes for the annotator. One judgment per pair of
+    responses and judge, in either order: a pair the judge already judged is a
+    duplicate. Win rates and Bradley-Terry ratings: evaltool preferences ratings.
 
     \b
     Example:
         evaltool load preferences labels.jsonl --run-a 3 --run-b 4 --judge alice
         evaltool load preferences arena.jsonl.gz --judge-kind model --judge gpt-4o
+        evaltool load preferences to-label.jsonl --judge alice --skip-invalid
     """
     sources = expand(files, JSONL)
     _execute(

@@ -1,9 +1,11 @@
 """Output helpers shared by the command groups: aligned tables, JSON, common options."""
 
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +28,28 @@ fail_on_regression_option = click.option(
     is_flag=True,
     help="Exit 1 when a (chosen) metric regressed significantly: a CI gate.",
 )
+
+
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+
+
+def write_lines(lines: Iterable[str], output: Path | None) -> int:
+    """Write lines to the file `output`, or to standard output; returns how many."""
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    count = 0
+    try:
+        for line in lines:
+            out.write(line + "\n")
+            count += 1
+    finally:
+        if output:
+            out.close()
+    return count
 
 
 def echo_json(value: Any) -> None:

@@ -2,13 +2,14 @@
 
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
 from psycopg.rows import dict_row
 
 from evaltool import datasets, db, pairwise, queries, runs
-from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.cli.output import echo_json, echo_table, json_option, output_option, write_lines
 from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
 from evaltool.reports import render
@@ -116,6 +117,53 @@ def judge(
             f", sign test p {render.pvalue(t['p_value'])}"
         )
     click.echo(line)
+
+
+@preferences_group.command(name="export")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@output_option
+@click.option("--judge", help="Leave out the pairs this annotator has already judged.")
+@click.option("--limit", type=click.IntRange(1), help="At most N test cases.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the order of each pair (which run's response is A).",
+)
+def export(
+    run_a: str, run_b: str, output: Path | None, judge: str | None, limit: int | None, seed: int
+) -> None:
+    """Write the pairs of responses of RUN_A and RUN_B as JSON lines for people to judge.
+
+    One line per test case that both runs answered without error: "response_a",
+    "response_b" (response ids), "id", "input", "expected", "output_a", "output_b", and
+    "winner": null for the annotator to set to "a", "b" or "tie" (and "reason", if they
+    like). The models are not named, and which run's response is A is drawn per test
+    case (--seed), so that annotators cannot learn a side. evaltool load preferences
+    reads the labelled file back; --skip-invalid loads a partly labelled one and writes
+    the lines still without a winner to its rejects file.
+
+    \b
+    Example:
+        evaltool preferences export demo-v1 demo-v2 -o to-label.jsonl
+        evaltool load preferences to-label.jsonl --judge alice
+    """
+    with db.connect() as conn:
+        a, b = runs.resolve(conn, run_a), runs.resolve(conn, run_b)
+        if a == b:
+            raise EvaltoolError(f"RUN_A and RUN_B are both run {a}: name two runs")
+        if not pairwise.count_pairs(conn, a, b, judge)[0]:
+            raise EvaltoolError(f"runs {a} and {b} answered no test case in common")
+        lines = pairwise.export_lines(conn, a, b, judge=judge, limit=limit, seed=seed)
+        count = write_lines(lines, output)
+    if output:
+        click.echo(
+            f'wrote {count:,} pairs of runs {a} and {b} to {output}: set each "winner" to '
+            f"a, b or tie, then evaltool load preferences {output}",
+            err=True,
+        )
 
 
 def _judgments(query: str) -> Callable[[Callable[..., None]], Callable[..., None]]:

@@ -76,7 +76,8 @@ WHERE s.doc IS NOT NULL
 
 -- preference_insert --
 -- One judgment per pair of responses and judge, in either order; a pair the judge already
--- judged keeps its judgment.
+-- judged keeps its judgment. Fields other than these (and the test case and outputs that
+-- preferences export shows) go into details.
 INSERT INTO evaltool.preference
     (response_a_id, response_b_id, winner, judge_kind, judge, reason, details)
 SELECT r.response_a_id,
@@ -85,7 +86,7 @@ SELECT r.response_a_id,
        coalesce(r.doc ->> 'judge_kind', %(judge_kind)s),
        coalesce(r.doc ->> 'judge', %(judge)s),
        r.doc ->> 'reason',
-       (r.doc - '{id,input,response_a,response_b,winner,judge,judge_kind,reason,details}'::text[])
+       (r.doc - '{id,input,expected,output_a,output_b,response_a,response_b,winner,judge,judge_kind,reason,details}'::text[])
          || coalesce(nullif(r.doc -> 'details', 'null'), '{}')
 FROM pg_temp.evaltool_rows r
 WHERE r.reason IS NULL OR (NOT %(skip_invalid)s AND evaltool.load_reject(r.ord, r.reason))

@@ -30,6 +30,44 @@ WHERE a.run_id = %(run_a)s AND a.prompt_id > %(after)s
 ORDER BY a.prompt_id
 LIMIT %(limit)s
 
+-- pairs_export --
+-- The test cases both runs answered without error and %(judge)s (if any) has not judged,
+-- as JSON lines for people to judge. Which run's response is A is drawn per test case
+-- from the seed, so that A is not always the same model; the models are not named. The
+-- annotator fills in "winner" and may add a "reason".
+COPY (
+    SELECT jsonb_build_object('response_a', x.a_id, 'response_b', x.b_id)
+           || CASE WHEN p.external_id IS NOT NULL THEN jsonb_build_object('id', p.external_id)
+                   ELSE '{}' END
+           || jsonb_build_object('input', p.input)
+           || CASE WHEN p.expected IS NOT NULL THEN jsonb_build_object('expected', p.expected)
+                   ELSE '{}' END
+           || jsonb_build_object('output_a', x.a_out, 'output_b', x.b_out,
+                                 'winner', NULL, 'reason', NULL)
+    FROM evaltool.response a
+    JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
+    JOIN evaltool.prompt p ON p.id = a.prompt_id
+    CROSS JOIN LATERAL (
+        SELECT get_byte(sha256(convert_to(%(seed)s::text || ':' || a.prompt_id, 'UTF8')), 0) & 1 = 1
+    ) AS o(swap)
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN o.swap THEN b.id ELSE a.id END,
+               CASE WHEN o.swap THEN a.id ELSE b.id END,
+               CASE WHEN o.swap THEN coalesce(b.output_text, b.output::text)
+                    ELSE coalesce(a.output_text, a.output::text) END,
+               CASE WHEN o.swap THEN coalesce(a.output_text, a.output::text)
+                    ELSE coalesce(b.output_text, b.output::text) END
+    ) AS x(a_id, b_id, a_out, b_out)
+    WHERE a.run_id = %(run_a)s AND a.status = 'ok' AND b.status = 'ok'
+      AND NOT EXISTS (
+          SELECT FROM evaltool.preference j
+          WHERE least(j.response_a_id, j.response_b_id) = least(a.id, b.id)
+            AND greatest(j.response_a_id, j.response_b_id) = greatest(a.id, b.id)
+            AND j.judge = %(judge)s)
+    ORDER BY a.prompt_id
+    LIMIT %(limit)s
+) TO STDOUT
+
 -- pairs_write --
 -- One batch of a judge model's verdicts; a pair judged meanwhile keeps its judgment.
 INSERT INTO evaltool.preference
