@@ -138,7 +138,8 @@ def export_lines(
     params = {"run_a": run_a, "run_b": run_b, "judge": judge, "limit": limit, "seed": seed}
     with conn.cursor().copy(queries.get("pairs_export"), params) as copy:
         for (line,) in copy.rows():
-            yield line
+            # the server's json text has spaces around every colon: print it as people do
+            yield json.dumps(json.loads(line), ensure_ascii=False)
 
 
 def judge_runs(

@@ -276,6 +276,7 @@ def test_load_preferences_by_test_case_and_by_response(
     ("line", "reason"),
     [
         ({"id": "q1", "winner": "c"}, '"winner" must be "a", "b" or "tie"'),
+        ({"id": "q1", "winner": None}, 'no "winner" yet: set it to "a", "b" or "tie"'),
         ({"id": "nope", "winner": "a"}, "no such test case in the runs' dataset"),
         ({"winner": "a"}, 'name the responses with "response_a" and "response_b"'),
         ({"response_a": 1, "winner": "a"}, 'give both "response_a" and "response_b"'),

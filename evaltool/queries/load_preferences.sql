@@ -32,6 +32,8 @@ SELECT s.ord, s.doc, coalesce(direct_a.id, case_a.id) AS response_a_id,
                THEN 'response A and response B are the same response'
            WHEN direct_a.prompt_id <> direct_b.prompt_id
                THEN 'the two responses answer different test cases'
+           WHEN coalesce(s.doc -> 'winner', 'null') = 'null'
+               THEN 'no "winner" yet: set it to "a", "b" or "tie"'
            WHEN w.winner IS NULL
                THEN '"winner" must be "a", "b" or "tie"'
            WHEN jsonb_typeof(s.doc -> 'judge') NOT IN ('string', 'null') OR s.doc ->> 'judge' = ''

@@ -36,14 +36,11 @@ LIMIT %(limit)s
 -- from the seed, so that A is not always the same model; the models are not named. The
 -- annotator fills in "winner" and may add a "reason".
 COPY (
-    SELECT jsonb_build_object('response_a', x.a_id, 'response_b', x.b_id)
-           || CASE WHEN p.external_id IS NOT NULL THEN jsonb_build_object('id', p.external_id)
-                   ELSE '{}' END
-           || jsonb_build_object('input', p.input)
-           || CASE WHEN p.expected IS NOT NULL THEN jsonb_build_object('expected', p.expected)
-                   ELSE '{}' END
-           || jsonb_build_object('output_a', x.a_out, 'output_b', x.b_out,
-                                 'winner', NULL, 'reason', NULL)
+    -- json, not jsonb, to keep the keys in the order an annotator reads them
+    SELECT json_build_object('response_a', x.a_id, 'response_b', x.b_id, 'id', p.external_id,
+                             'input', p.input, 'expected', p.expected,
+                             'output_a', x.a_out, 'output_b', x.b_out,
+                             'winner', NULL, 'reason', NULL)
     FROM evaltool.response a
     JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
     JOIN evaltool.prompt p ON p.id = a.prompt_id
