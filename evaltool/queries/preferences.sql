@@ -15,19 +15,12 @@ WHERE a.run_id = %(run_a)s
 -- pairs_next --
 -- The next test cases after %(after)s (by id) that both runs answered without error and
 -- the judge has not judged: input, expected and both responses.
-SELECT a.prompt_id, p.input, p.expected, a.id, a.output_text, a.output, b.id, b.output_text,
-       b.output
-FROM evaltool.response a
-JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
-JOIN evaltool.prompt p ON p.id = a.prompt_id
-WHERE a.run_id = %(run_a)s AND a.prompt_id > %(after)s
-  AND a.status = 'ok' AND b.status = 'ok'
-  AND NOT EXISTS (
-      SELECT FROM evaltool.preference x
-      WHERE least(x.response_a_id, x.response_b_id) = least(a.id, b.id)
-        AND greatest(x.response_a_id, x.response_b_id) = greatest(a.id, b.id)
-        AND x.judge = %(judge)s)
-ORDER BY a.prompt_id
+SELECT u.prompt_id, p.input, p.expected, u.response_a_id, u.output_a_text, u.output_a,
+       u.response_b_id, u.output_b_text, u.output_b
+FROM evaltool.pairs_to_judge(%(run_a)s, %(run_b)s, %(judge)s) u
+JOIN evaltool.prompt p ON p.id = u.prompt_id
+WHERE u.prompt_id > %(after)s
+ORDER BY u.prompt_id
 LIMIT %(limit)s
 
 -- pairs_export --
@@ -37,31 +30,21 @@ LIMIT %(limit)s
 -- annotator fills in "winner" and may add a "reason".
 COPY (
     -- json, not jsonb, to keep the keys in the order an annotator reads them
-    SELECT json_build_object('response_a', x.a_id, 'response_b', x.b_id, 'id', p.external_id,
-                             'input', p.input, 'expected', p.expected,
-                             'output_a', x.a_out, 'output_b', x.b_out,
-                             'winner', NULL, 'reason', NULL)
-    FROM evaltool.response a
-    JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
-    JOIN evaltool.prompt p ON p.id = a.prompt_id
+    SELECT json_build_object(
+               'response_a', CASE WHEN o.swap THEN u.response_b_id ELSE u.response_a_id END,
+               'response_b', CASE WHEN o.swap THEN u.response_a_id ELSE u.response_b_id END,
+               'id', p.external_id, 'input', p.input, 'expected', p.expected,
+               'output_a', CASE WHEN o.swap THEN o.b_out ELSE o.a_out END,
+               'output_b', CASE WHEN o.swap THEN o.a_out ELSE o.b_out END,
+               'winner', NULL, 'reason', NULL)
+    FROM evaltool.pairs_to_judge(%(run_a)s, %(run_b)s, %(judge)s) u
+    JOIN evaltool.prompt p ON p.id = u.prompt_id
     CROSS JOIN LATERAL (
-        SELECT get_byte(sha256(convert_to(%(seed)s::text || ':' || a.prompt_id, 'UTF8')), 0) & 1 = 1
-    ) AS o(swap)
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN o.swap THEN b.id ELSE a.id END,
-               CASE WHEN o.swap THEN a.id ELSE b.id END,
-               CASE WHEN o.swap THEN coalesce(b.output_text, b.output::text)
-                    ELSE coalesce(a.output_text, a.output::text) END,
-               CASE WHEN o.swap THEN coalesce(a.output_text, a.output::text)
-                    ELSE coalesce(b.output_text, b.output::text) END
-    ) AS x(a_id, b_id, a_out, b_out)
-    WHERE a.run_id = %(run_a)s AND a.status = 'ok' AND b.status = 'ok'
-      AND NOT EXISTS (
-          SELECT FROM evaltool.preference j
-          WHERE least(j.response_a_id, j.response_b_id) = least(a.id, b.id)
-            AND greatest(j.response_a_id, j.response_b_id) = greatest(a.id, b.id)
-            AND j.judge = %(judge)s)
-    ORDER BY a.prompt_id
+        SELECT coalesce(u.output_a_text, u.output_a::text),
+               coalesce(u.output_b_text, u.output_b::text),
+               get_byte(sha256(convert_to(%(seed)s::text || ':' || u.prompt_id, 'UTF8')), 0) & 1 = 1
+    ) AS o(a_out, b_out, swap)
+    ORDER BY u.prompt_id
     LIMIT %(limit)s
 ) TO STDOUT
 
