@@ -187,6 +187,28 @@ def test_export_reloads_into_an_identical_dataset(
     assert len(exported.splitlines()) == 5
 
 
+def test_files_written_whole_or_not_at_all(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    source = write(tmp_path / "in.jsonl", {"input": "a"}, {"expected": "no input"})
+    deep = tmp_path / "new" / "folder" / "qa.jsonl"
+    blocked = tmp_path / "in.jsonl" / "qa.jsonl"  # a folder that is a file
+    skip = ["--skip-invalid", "--rejects"]
+
+    failed = run_cli("load", "prompts", str(source), "-d", "qa", *skip, str(blocked))
+    assert failed.exit_code == 2
+    assert f"cannot write {blocked}: " in failed.stderr
+    assert rows(conn) == []  # the load is undone with its rejects file
+    loaded = run_cli("load", "prompts", str(source), "-d", "qa", *skip, str(deep))
+    assert loaded.exit_code == 0 and len(deep.read_text().splitlines()) == 1
+
+    refused = run_cli("datasets", "export", "qa", "-o", str(blocked))
+    assert refused.exit_code == 2 and f"cannot write {blocked}" in refused.stderr
+    assert run_cli("datasets", "export", "qa", "-o", str(deep)).exit_code == 0
+    assert json.loads(deep.read_text()) == {"input": "a"}
+    assert [p.name for p in deep.parent.iterdir()] == ["qa.jsonl"]  # no temporary file left
+
+
 def test_inputs_from_directories_globs_gzip_and_stdin(
     run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
 ) -> None:

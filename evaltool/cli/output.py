@@ -6,9 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
+
+from evaltool.files import written_whole
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -39,16 +41,18 @@ output_option = click.option(
 
 
 def write_lines(lines: Iterable[str], output: Path | None) -> int:
-    """Write lines to the file `output`, or to standard output; returns how many."""
-    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    """Write lines to standard output, or whole to the file `output`; returns how many."""
+    if output is None:
+        return _write_lines(lines, sys.stdout)
+    with written_whole(output) as handle:
+        return _write_lines(lines, handle)
+
+
+def _write_lines(lines: Iterable[str], out: TextIO) -> int:
     count = 0
-    try:
-        for line in lines:
-            out.write(line + "\n")
-            count += 1
-    finally:
-        if output:
-            out.close()
+    for line in lines:
+        out.write(line + "\n")
+        count += 1
     return count
 
 

@@ -1,7 +1,5 @@
 """`evaltool report`: self-contained HTML and Markdown reports rendered from the views."""
 
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +10,8 @@ import click
 from evaltool import compare as comparing
 from evaltool import db, runs
 from evaltool.cli.output import alpha_option, fail_on_regression_option, metrics_option
-from evaltool.errors import CheckFailed, EvaltoolError
+from evaltool.errors import CheckFailed
+from evaltool.files import written_whole
 from evaltool.reports import data, render
 
 
@@ -194,20 +193,6 @@ def _emit(kind: str, document: dict[str, Any], output: Path | None, templates: P
         click.echo(render.render(kind, "md", document, templates), nl=False)
         return
     text = render.render(kind, render.format_of(output), document, templates)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp = None
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, output)
-        tmp = None
-    except OSError as exc:
-        raise EvaltoolError(f"cannot write {output}: {exc.strerror}") from exc
-    finally:
-        if tmp is not None:  # failed or interrupted: no half-written file stays
-            Path(tmp).unlink(missing_ok=True)
+    with written_whole(output) as handle:
+        handle.write(text)
     click.echo(f"wrote {output}")

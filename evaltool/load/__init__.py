@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from evaltool import queries
+from evaltool.files import written_whole
 from evaltool.load.sources import InputError, Source
 from evaltool.load.stage import Progress, Reject, Stage
 
@@ -184,7 +185,7 @@ def finish(
 
 def write_rejects(path: Path, rejects: list[Reject]) -> None:
     """The rejected lines as JSON lines: {"file", "line", "reason", "text"}."""
-    with path.open("w", encoding="utf-8") as out:
+    with written_whole(path) as out:
         for reject in rejects:
             out.write(
                 json.dumps(
