@@ -1,7 +1,7 @@
 """Datasets: named, versioned sets of test cases in a project."""
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import psycopg
@@ -75,7 +75,7 @@ def find(conn: psycopg.Connection, ref: DatasetRef, *, deleted: bool = False) ->
     return Dataset(row[0], DatasetRef(ref.name, row[1], ref.project))
 
 
-def export_lines(conn: psycopg.Connection, dataset: Dataset) -> Iterator[str]:
+def export_lines(conn: psycopg.Connection, dataset: Dataset) -> Generator[str, None, None]:
     """The dataset's live test cases as evaltool JSON lines, streamed from COPY."""
     with conn.cursor().copy(queries.get("dataset_export"), {"dataset_id": dataset.id}) as copy:
         for (line,) in copy.rows():

@@ -12,7 +12,7 @@ pairs the judge already judged are never sent again.
 import asyncio
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -132,7 +132,7 @@ def export_lines(
     judge: str | None = None,
     limit: int | None = None,
     seed: int = 0,
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """The pairs of two runs' responses that `judge` has yet to judge, as JSON lines for
     people to label (`evaltool load preferences` reads them back), streamed from COPY."""
     params = {"run_a": run_a, "run_b": run_b, "judge": judge, "limit": limit, "seed": seed}

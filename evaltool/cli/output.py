@@ -2,7 +2,8 @@
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,12 +41,17 @@ output_option = click.option(
 )
 
 
-def write_lines(lines: Iterable[str], output: Path | None) -> int:
-    """Write lines to standard output, or whole to the file `output`; returns how many."""
-    if output is None:
-        return _write_lines(lines, sys.stdout)
-    with written_whole(output) as handle:
-        return _write_lines(lines, handle)
+def write_lines(lines: Generator[str, None, None], output: Path | None) -> int:
+    """Write lines to standard output, or whole to the file `output`; returns how many.
+
+    The generator is closed whatever happens (a reader that went away, a full disk), so
+    that a COPY it streams from ends before its connection is released.
+    """
+    with closing(lines):
+        if output is None:
+            return _write_lines(lines, sys.stdout)
+        with written_whole(output) as handle:
+            return _write_lines(lines, handle)
 
 
 def _write_lines(lines: Iterable[str], out: TextIO) -> int:
