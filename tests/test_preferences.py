@@ -351,6 +351,8 @@ def test_export_for_annotators_and_load_their_labels_back(
     ]
     same = run_cli("preferences", "export", "old", "old")
     assert same.exit_code == 2 and "name two runs" in same.stderr
+    missing = run_cli("preferences", "export", "old", "9999")
+    assert missing.stderr.strip() == "Error: no run 9999: see evaltool runs list"
 
 
 def test_load_preferences_refuses_runs_of_different_datasets(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import psycopg
 from psycopg.rows import dict_row
 
 from evaltool import datasets, db, pairwise, queries, runs
@@ -79,12 +80,7 @@ def judge(
         evaltool preferences judge 12 14 --judge gpt-judge --rubric pairwise.j2 --limit 200
     """
     with db.connect() as conn:
-        a, b = runs.resolve(conn, run_a), runs.resolve(conn, run_b)
-        if a == b:
-            raise EvaltoolError(f"RUN_A and RUN_B are both run {a}: name two runs")
-        shared, with_error, judged = pairwise.count_pairs(conn, a, b, judge)
-        if not shared:
-            raise EvaltoolError(f"runs {a} and {b} answered no test case in common")
+        a, b, (shared, with_error, judged) = _two_runs(conn, run_a, run_b, judge)
         todo = shared - with_error - judged
         total = todo if limit is None else min(limit, todo)
         with TaskProgress("judging", total, enabled=not quiet) as progress:
@@ -151,11 +147,7 @@ def export(
         evaltool load preferences to-label.jsonl --judge alice
     """
     with db.connect() as conn:
-        a, b = runs.resolve(conn, run_a), runs.resolve(conn, run_b)
-        if a == b:
-            raise EvaltoolError(f"RUN_A and RUN_B are both run {a}: name two runs")
-        if not pairwise.count_pairs(conn, a, b, judge)[0]:
-            raise EvaltoolError(f"runs {a} and {b} answered no test case in common")
+        a, b, _ = _two_runs(conn, run_a, run_b, judge)
         lines = pairwise.export_lines(conn, a, b, judge=judge, limit=limit, seed=seed)
         count = write_lines(lines, output)
     if output:
@@ -164,6 +156,25 @@ def export(
             f"a, b or tie, then evaltool load preferences {output}",
             err=True,
         )
+
+
+def _two_runs(
+    conn: psycopg.Connection, run_a: str, run_b: str, judge: str | None
+) -> tuple[int, int, tuple[int, int, int]]:
+    """RUN_A and RUN_B as run ids, refused unless they are two runs with test cases in
+    common; with pairwise.count_pairs of them."""
+    a, b = runs.resolve(conn, run_a), runs.resolve(conn, run_b)
+    if a == b:
+        raise EvaltoolError(f"RUN_A and RUN_B are both run {a}: name two runs")
+    counts = pairwise.count_pairs(conn, a, b, judge)
+    if not counts[0]:
+        row = conn.execute(queries.get("preference_runs"), {"run_a": a, "run_b": b}).fetchone()
+        assert row is not None  # one row, a dataset id or NULL for each run
+        for run_id, dataset_id in zip((a, b), row, strict=True):
+            if dataset_id is None:
+                raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+        raise EvaltoolError(f"runs {a} and {b} answered no test case in common")
+    return a, b, counts
 
 
 def _judgments(query: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
