@@ -93,3 +93,28 @@ def test_interrupted_load_leaves_nothing(db_url: str, conn: psycopg.Connection) 
     assert b"Traceback" not in stderr
     assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM evaltool.dataset").fetchone() == (0,)
+
+
+def test_an_export_into_a_closed_pipe_stops(db_url: str, tmp_path: Path) -> None:
+    # as in `evaltool datasets export qa | head -1`: more than a pipe holds, read once
+    source = make_file(tmp_path / "a.jsonl", 2000)
+    command = [sys.executable, "-m", "evaltool"]
+    load = [*command, "load", "prompts", str(source), "-d", "qa"]
+    subprocess.run(load, env=env_for(db_url), capture_output=True, check=True)
+    export = subprocess.Popen(
+        [*command, "datasets", "export", "qa"],
+        env=env_for(db_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert export.stdout is not None and export.stderr is not None
+    assert export.stdout.readline().startswith(b'{"id": "c0"')
+    export.stdout.close()
+    try:
+        returncode = export.wait(timeout=30)  # it used to hang, its COPY still open
+    finally:
+        export.kill()
+        export.wait()
+        stderr = export.stderr.read()
+        export.stderr.close()
+    assert returncode != 0 and b"Traceback" not in stderr
