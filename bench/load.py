@@ -8,8 +8,9 @@ its own against a fresh database (EVALTOOL_DATABASE_URL's server, else the embed
 
   limit-plain    psql \\copy of the rows, pre-converted to COPY text, into a plain table
   limit-hashed   the same into a table with prompt's columns, hash trigger and unique index
-  limit-mirror   the same into an exact copy of evaltool.prompt: all its indexes and
-                 triggers, the audit trigger included, i.e. the best any loader can do here
+  limit-mirror   the same into an exact copy of evaltool.prompt: all its indexes,
+                 triggers (audit included) and its foreign key, i.e. the best any loader
+                 can do here
   evaltool       evaltool load prompts FILE (at N/10 rows too, to compare peak memory)
   executemany    psycopg executemany INSERT in pipeline mode into the plain table
   orm            SQLAlchemy ORM session.add per row, commit every 1,000 rows (the approach
@@ -123,11 +124,18 @@ CREATE TRIGGER prompt_before_write BEFORE INSERT OR UPDATE ON public.bench_hashe
 """
 MIRROR_TABLE = """
 CREATE TABLE public.bench_mirror (LIKE evaltool.prompt INCLUDING ALL);
-ALTER TABLE public.bench_mirror ALTER COLUMN dataset_id SET DEFAULT 1;
-CREATE TRIGGER prompt_before_write BEFORE INSERT OR UPDATE ON public.bench_mirror
-    FOR EACH ROW EXECUTE FUNCTION evaltool.prompt_before_write();
-CREATE TRIGGER audit_insert AFTER INSERT ON public.bench_mirror REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION evaltool.audit_changes();
+ALTER TABLE public.bench_mirror ALTER COLUMN dataset_id SET DEFAULT 1,
+    ADD FOREIGN KEY (dataset_id) REFERENCES evaltool.dataset (id);
+DO $$
+DECLARE
+    definition text;
+BEGIN  -- prompt's own triggers (hash, audit, updated_at), whatever sql/ defines them as
+    FOR definition IN SELECT pg_get_triggerdef(oid) FROM pg_trigger
+                      WHERE tgrelid = 'evaltool.prompt'::regclass AND NOT tgisinternal LOOP
+        EXECUTE replace(definition, ' ON evaltool.prompt ', ' ON public.bench_mirror ');
+    END LOOP;
+END
+$$;
 """
 
 
