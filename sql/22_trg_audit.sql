@@ -1,6 +1,8 @@
 -- audit_log: statement-level triggers with transition tables write one audit row per
 -- changed row in a single INSERT ... SELECT, so bulk loads stay set-based.
 -- SECURITY DEFINER: writers need no privilege on audit_log, so they cannot forge or edit it.
+-- From migration 0008 on, sql/25 points the audit_insert triggers at audit_inserts(),
+-- which does not copy the inserted row.
 CREATE OR REPLACE FUNCTION evaltool.audit_changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$

@@ -22,6 +22,7 @@ ALL = [
     "0005_scoring",
     "0006_preference",
     "0007_score_without_metric_index",
+    "0008_audit_insert_without_row",
 ]
 
 
@@ -60,6 +61,34 @@ def test_partial_rollback_keeps_the_rest_working(empty_db_url: str) -> None:
         assert row == (32, 1)
     assert migrate.migrate(empty_db_url) == ALL[1:]
     assert snapshot(empty_db_url) == migrated
+
+
+def test_rolling_back_the_lean_insert_audit_restores_the_inserted_values(
+    empty_db_url: str,
+) -> None:
+    migrate.migrate(empty_db_url)
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("""INSERT INTO evaltool.dataset (project_id, name) VALUES (1, 'd');
+                        INSERT INTO evaltool.prompt (dataset_id, input)
+                        SELECT 1, to_jsonb(x) FROM unnest('{kept,changed,deleted}'::text[]) x""")
+        conn.execute("""UPDATE evaltool.prompt SET tags = '{x}' WHERE input <> '"kept"';
+                        DELETE FROM evaltool.prompt WHERE input = '"deleted"'""")
+        trail = "SELECT row_id, new_row FROM evaltool.{} WHERE action = 'INSERT' ORDER BY id"
+        shown = conn.execute(trail.format("audit_trail")).fetchall()
+        assert [r[1]["input"] for r in shown[1:]] == ["kept", "changed", "deleted"]
+        assert conn.execute(trail.format("audit_log")).fetchall()[1:] == [
+            (row_id, None) for row_id, _ in shown[1:]
+        ]
+
+        assert migrate.rollback(empty_db_url, count=1) == ["0008_audit_insert_without_row"]
+        # Every INSERT row holds the values inserted again, and new ones copy the row.
+        assert conn.execute(trail.format("audit_log")).fetchall() == shown
+        conn.execute("INSERT INTO evaltool.prompt (dataset_id, input) VALUES (1, '\"new\"')")
+        newest = conn.execute(
+            "SELECT new_row ->> 'input' FROM evaltool.audit_log ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        assert newest == ("new",)
+    assert migrate.migrate(empty_db_url) == ["0008_audit_insert_without_row"]
 
 
 @pytest.fixture

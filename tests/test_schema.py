@@ -214,17 +214,38 @@ def test_audit_rows_for_insert_update_delete(conn: psycopg.Connection, dataset_i
     conn.execute("UPDATE evaltool.prompt SET tags = '{smoke}' WHERE id = %s", [prompt])
     conn.execute("UPDATE evaltool.prompt SET tags = '{smoke}' WHERE id = %s", [prompt])  # no-op
     conn.execute("DELETE FROM evaltool.prompt WHERE id = %s", [prompt])
-    rows = conn.execute(
-        """
+    history = """
         SELECT action, actor, old_row->'tags', new_row->'tags', db_user = session_user
-        FROM evaltool.audit_log WHERE table_name = 'prompt' AND row_id = %s ORDER BY id""",
-        [prompt],
-    ).fetchall()
-    assert rows == [
+        FROM evaltool.{} WHERE table_name = 'prompt' AND row_id = %s ORDER BY id"""
+    # The log itself copies no inserted row; audit_trail shows the values inserted.
+    assert conn.execute(history.format("audit_log"), [prompt]).fetchall() == [
+        ("INSERT", "alice", None, None, True),
+        ("UPDATE", "alice", [], ["smoke"], True),
+        ("DELETE", "alice", ["smoke"], None, True),
+    ]
+    assert conn.execute(history.format("audit_trail"), [prompt]).fetchall() == [
         ("INSERT", "alice", None, [], True),
         ("UPDATE", "alice", [], ["smoke"], True),
         ("DELETE", "alice", ["smoke"], None, True),
     ]
+
+
+def test_audit_trail_shows_each_row_as_inserted(conn: psycopg.Connection, dataset_id: int) -> None:
+    kept, changed, deleted = (add_prompt(conn, dataset_id, text) for text in ("a", "b", "c"))
+    conn.execute("UPDATE evaltool.prompt SET tags = '{one}' WHERE id = %s", [changed])
+    conn.execute("UPDATE evaltool.prompt SET tags = '{two}' WHERE id = %s", [changed])
+    conn.execute("UPDATE evaltool.prompt SET tags = '{gone}' WHERE id = %s", [deleted])
+    conn.execute("DELETE FROM evaltool.prompt WHERE id = %s", [deleted])
+    inserted = dict(
+        conn.execute(
+            """SELECT row_id, new_row FROM evaltool.audit_trail
+               WHERE table_name = 'prompt' AND action = 'INSERT'"""
+        ).fetchall()
+    )
+    current = one(conn, "SELECT to_jsonb(p) FROM evaltool.prompt p WHERE id = %s", [kept])
+    assert inserted[kept] == current
+    assert [inserted[i]["input"] for i in (kept, changed, deleted)] == ["a", "b", "c"]
+    assert inserted[changed]["tags"] == inserted[deleted]["tags"] == []
 
 
 @pytest.mark.parametrize("table", ["model", "model_pricing", "dataset", "prompt", "run"])
