@@ -81,6 +81,9 @@ def test_interrupted_load_leaves_nothing(db_url: str, conn: psycopg.Connection) 
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # Ctrl-C as on a terminal, even where the suite runs as a background job, whose
+        # children inherit an ignored SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdin is not None
     for i in range(5_000):
