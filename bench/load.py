@@ -12,6 +12,9 @@ its own against a fresh database (EVALTOOL_DATABASE_URL's server, else the embed
                  triggers (audit included) and its foreign key, i.e. the best any loader
                  can do here
   evaltool       evaltool load prompts FILE (at N/10 rows too, to compare peak memory)
+  evaltool-hashed  the same into evaltool.prompt cut down to limit-hashed's shape (hash
+                 trigger and unique index; no other index, key, foreign key or audit), to
+                 compare the loader itself with that limit
   executemany    psycopg executemany INSERT in pipeline mode into the plain table
   orm            SQLAlchemy ORM session.add per row, commit every 1,000 rows (the approach
                  of the systems evaltool replaces), into the plain table
@@ -137,6 +140,31 @@ BEGIN  -- prompt's own triggers (hash, audit, updated_at), whatever sql/ defines
 END
 $$;
 """
+# Leaves evaltool.prompt (emptied) with limit-hashed's indexes and triggers only: the unique
+# (dataset_id, prompt_hash) and the hash trigger; its CHECK constraints stay.
+CUT_DOWN_PROMPT = """
+TRUNCATE evaltool.prompt CASCADE;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT conname FROM pg_constraint
+             WHERE conrelid = 'evaltool.prompt'::regclass AND contype IN ('p', 'f') LOOP
+        EXECUTE format('ALTER TABLE evaltool.prompt DROP CONSTRAINT %I CASCADE', r.conname);
+    END LOOP;
+    FOR r IN SELECT indexrelid::regclass AS name FROM pg_index
+             WHERE indrelid = 'evaltool.prompt'::regclass
+               AND indexrelid <> 'evaltool.prompt_dataset_hash_key'::regclass LOOP
+        EXECUTE format('DROP INDEX %s', r.name);
+    END LOOP;
+    FOR r IN SELECT tgname FROM pg_trigger
+             WHERE tgrelid = 'evaltool.prompt'::regclass AND NOT tgisinternal
+               AND tgname <> 'prompt_before_write' LOOP
+        EXECUTE format('DROP TRIGGER %I ON evaltool.prompt', r.tgname);
+    END LOOP;
+END
+$$;
+"""
 
 
 def fresh_database(admin_url: str) -> str:
@@ -247,11 +275,11 @@ def orm_load(url: str, jsonl: Path) -> None:
 
 
 def run_worker(method: str, url: str, jsonl: Path, copy: Path) -> dict[str, float]:
-    with (
-        psycopg.connect(url, autocommit=True) as conn,
-        contextlib.suppress(psycopg.errors.InsufficientPrivilege),
-    ):
-        conn.execute("CHECKPOINT")  # start each measurement with clean buffers
+    with psycopg.connect(url, autocommit=True) as conn:
+        if method == "evaltool-hashed":
+            conn.execute(CUT_DOWN_PROMPT)
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CHECKPOINT")  # start each measurement with clean buffers
     out = subprocess.run(
         [sys.executable, __file__, "--worker", method, url, str(jsonl), str(copy)],
         check=True,
@@ -289,24 +317,35 @@ def main() -> None:
         flush=True,
     )
 
-    methods = ["limit-plain", "limit-hashed", "limit-mirror", "evaltool", "executemany", "orm"]
+    # evaltool-hashed comes last: it cuts the database's prompt table down.
+    methods = [
+        "limit-plain",
+        "limit-hashed",
+        "limit-mirror",
+        "evaltool",
+        "executemany",
+        "orm",
+        "evaltool-hashed",
+    ]
     results: dict[str, dict[str, float]] = {}
     url = fresh_database(admin)
+    small = None
     for method in [m for m in methods if m not in args.skip]:
         print(f"  {method} ...", end="", flush=True)
         results[method] = run_worker(method, url, jsonl, copy)
         print(f" {results[method]['seconds']:.1f} s", flush=True)
-    small = run_worker("evaltool-small", url, small_jsonl, small_copy)
+        if method == "evaltool":
+            small = run_worker("evaltool-small", url, small_jsonl, small_copy)
     benchdb.drop_database(admin)
 
-    print(f"\n{'method':<14}{'seconds':>9}{'rows/s':>11}{'peak MB':>9}  ratios")
+    print(f"\n{'method':<16}{'seconds':>9}{'rows/s':>11}{'peak MB':>9}  ratios")
     for method, r in results.items():
         rate = args.rows / r["seconds"]
         print(
-            f"{method:<14}{r['seconds']:>9.1f}{rate:>11,.0f}{r['peak_kb'] / 1024:>9.0f}  "
+            f"{method:<16}{r['seconds']:>9.1f}{rate:>11,.0f}{r['peak_kb'] / 1024:>9.0f}  "
             + ratios(method, results)
         )
-    if "evaltool" in results:
+    if small:
         small_mb, large_mb = small["peak_kb"] / 1024, results["evaltool"]["peak_kb"] / 1024
         print(
             f"\nevaltool peak memory: {small_mb:.0f} MB at {args.rows // 10:,} rows, "
@@ -324,6 +363,7 @@ def ratios(method: str, results: dict[str, dict[str, float]]) -> str:
 
     refs = {
         "evaltool": ["limit-hashed", "limit-mirror", "orm"],
+        "evaltool-hashed": ["limit-hashed"],
         "executemany": ["limit-plain"],
         "orm": ["limit-plain"],
         "limit-hashed": ["limit-plain"],
