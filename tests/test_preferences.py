@@ -56,10 +56,10 @@ def _judged_arena(conn: psycopg.Connection, tally: dict, judge: str = "ann") -> 
     return runs
 
 
-def _reference_fit(tally: dict, prior_sd: float) -> tuple[dict, dict]:
-    """Strengths and their standard errors (about the mean), fitted by scipy."""
-    index = {m: i for i, m in enumerate(MODELS)}
-    k = len(MODELS)
+def _reference_fit(tally: dict, prior_sd: float, models: list[str] = MODELS) -> tuple[dict, dict]:
+    """Strengths and their standard errors (about the mean of `models`), fitted by scipy."""
+    index = {m: i for i, m in enumerate(models)}
+    k = len(models)
     wins = np.zeros((k, k))
     for (x, y), (xw, yw, ties) in tally.items():
         wins[index[x], index[y]] += xw + ties / 2
@@ -88,9 +88,16 @@ def _reference_fit(tally: dict, prior_sd: float) -> tuple[dict, dict]:
     centre = np.eye(k) - np.ones((k, k)) / k
     cov = centre @ np.linalg.inv(hessian) @ centre
     return (
-        {m: b[index[m]] for m in MODELS},
-        {m: math.sqrt(cov[index[m], index[m]]) for m in MODELS},
+        {m: b[index[m]] for m in models},
+        {m: math.sqrt(cov[index[m], index[m]]) for m in models},
     )
+
+
+# Rounded ratings of TALLY, pinned: fitting by component must leave them as they were.
+CONNECTED_RATINGS = {
+    4.0: {"m4": 1482, "m0": 1094, "m1": 904, "m2": 842, "m3": 679},
+    1.0: {"m4": 1183, "m0": 1141, "m1": 953, "m2": 914, "m3": 810},
+}
 
 
 @pytest.mark.parametrize("prior_sd", [4.0, 1.0])
@@ -105,7 +112,7 @@ def test_bradley_terry_matches_scipy(conn: psycopg.Connection, prior_sd: float) 
     strength, se = _reference_fit(TALLY, prior_sd)
     assert set(got) == set(MODELS)
     for m in MODELS:
-        _, _, rating, low, high, b, b_se, judgments, wins, losses, ties = got[m]
+        _, _, rating, low, high, b, b_se, judgments, wins, losses, ties, component, bound = got[m]
         assert b == pytest.approx(strength[m], abs=1e-6)
         assert b_se == pytest.approx(se[m], abs=1e-6)
         assert rating == pytest.approx(1000 + ELO * strength[m], abs=1e-4)
@@ -114,11 +121,79 @@ def test_bradley_terry_matches_scipy(conn: psycopg.Connection, prior_sd: float) 
             (rating - z * ELO * se[m], rating + z * ELO * se[m]), abs=1e-4
         )
         assert judgments == wins + losses + ties
+        assert component == 1  # one connected graph
+        assert bound == (m == "m4")  # m4 never lost; m3 lost to m0 but beat m2
     assert sum(r[0] == 1 for r in got.values()) == 1
-    assert got["m0"][8:] == (12 + 15 + 7, 5 + 2, 3 + 1)  # wins, losses, ties
+    assert got["m0"][8:11] == (12 + 15 + 7, 5 + 2, 3 + 1)  # wins, losses, ties
     view = [r[1] for r in conn.execute("SELECT * FROM evaltool.model_rating")]
     assert view == sorted(MODELS, key=lambda m: -strength[m])
     assert sum(strength.values()) == pytest.approx(0, abs=1e-9)
+    assert {m: round(got[m][2]) for m in MODELS} == CONNECTED_RATINGS[prior_sd]
+
+
+# Two groups never judged against each other: m2 > m3 > m4 (three models) and m0 > m1.
+APART = {
+    ("m0", "m1"): (3, 1, 0),
+    ("m2", "m3"): (4, 2, 1),
+    ("m3", "m4"): (3, 2, 2),
+    ("m2", "m4"): (2, 1, 0),
+}
+
+
+def test_bradley_terry_fits_each_component_of_the_graph_on_its_own(
+    conn: psycopg.Connection,
+) -> None:
+    _judged_arena(conn, APART)
+    rows = conn.execute(
+        """SELECT component, rank, model, rating, strength, strength_se, prior_bound
+           FROM evaltool.bradley_terry()"""
+    ).fetchall()
+    # the larger group first; ranks start again in each group
+    assert [r[:3] for r in rows] == [
+        (1, 1, "m2"), (1, 2, "m3"), (1, 3, "m4"), (2, 1, "m0"), (2, 2, "m1"),
+    ]  # fmt: skip
+    for component, models in [(1, ["m2", "m3", "m4"]), (2, ["m0", "m1"])]:
+        group = [r for r in rows if r[0] == component]
+        tally = {pair: t for pair, t in APART.items() if pair[0] in models}
+        strength, se = _reference_fit(tally, 4.0, models)
+        for _, _, m, rating, b, b_se, bound in group:
+            assert b == pytest.approx(strength[m], abs=1e-6)
+            assert b_se == pytest.approx(se[m], abs=1e-6)
+            assert rating == pytest.approx(1000 + ELO * strength[m], abs=1e-4)
+            assert bound is False
+        assert sum(r[4] for r in group) == pytest.approx(0, abs=1e-9)  # centred in its group
+    assert conn.execute(
+        "SELECT array_agg(DISTINCT component) FROM evaltool.model_rating"
+    ).fetchone() == ([1, 2],)
+
+
+def test_components_of_one_size_are_numbered_by_their_first_model_name(
+    conn: psycopg.Connection,
+) -> None:
+    _judged_arena(conn, {("m3", "m2"): (2, 1, 0), ("m4", "m1"): (1, 1, 1)})
+    rows = conn.execute("SELECT component, rank, model FROM evaltool.model_rating").fetchall()
+    assert rows == [(1, 1, "m1"), (1, 1, "m4"), (2, 1, "m3"), (2, 2, "m2")]
+
+
+# m0 never lost and m4 never won; m2 never lost either, but tied twice with m1 and twice
+# with m3: a tie counts as half a loss, which bounds its strength.
+ONE_SIDED = {
+    ("m0", "m1"): (4, 0, 0),
+    ("m1", "m2"): (0, 0, 2),
+    ("m2", "m3"): (3, 0, 2),
+    ("m3", "m4"): (2, 0, 0),
+}
+
+
+def test_a_model_that_never_lost_or_never_won_is_bound_by_the_prior(
+    conn: psycopg.Connection,
+) -> None:
+    _judged_arena(conn, ONE_SIDED)
+    bound = dict(conn.execute("SELECT model, prior_bound FROM evaltool.model_rating"))
+    assert bound == {"m0": True, "m1": False, "m2": False, "m3": False, "m4": True}
+    strength, _ = _reference_fit(ONE_SIDED, 4.0)
+    got = dict(conn.execute("SELECT model, strength FROM evaltool.model_rating"))
+    assert got == pytest.approx(strength, abs=1e-6)
 
 
 def test_win_rates_match_scipy(conn: psycopg.Connection) -> None:
@@ -488,15 +563,51 @@ def test_ratings_and_winrates_commands(run_cli: RunCli, conn: psycopg.Connection
     _judged_arena(conn, TALLY)
     table = run_cli("preferences", "ratings")
     assert table.exit_code == 0, table.output
-    lines = table.output.splitlines()
+    lines = table.stdout.splitlines()
     assert lines[0].split() == ["rank", "model", "rating", "95%", "CI", "judgments", "wins",
-                                "losses", "ties"]  # fmt: skip
+                                "losses", "ties", "prior"]  # fmt: skip
     view = conn.execute("SELECT model, round(rating) FROM evaltool.model_rating").fetchall()
     assert [line.split()[1:3] for line in lines[1:]] == [[m, f"{r:,.0f}"] for m, r in view]
-    as_json = json.loads(run_cli("preferences", "ratings", "--json").output)
-    assert [r["model"] for r in as_json] == [m for m, _ in view]
+    assert lines[1].split()[0:2] == ["1", "m4"] and lines[1].endswith("  never lost")
+    assert not any(line.endswith("never lost") for line in lines[2:])
+    assert table.stderr == (
+        "note: the prior alone sets the ratings of m4 (never lost): the judgments put no"
+        " bound on them\n"
+    )
+    as_json = run_cli("preferences", "ratings", "--json")
+    assert as_json.exit_code == 0 and as_json.stderr == table.stderr
+    rows = json.loads(as_json.stdout)
+    assert [r["model"] for r in rows] == [m for m, _ in view]
+    assert [(r["component"], r["prior_bound"]) for r in rows] == [(1, True)] + [(1, False)] * 4
     rates = run_cli("preferences", "winrates", "--judge-kind", "human")
     assert rates.exit_code == 0
     assert "m0       m2" in rates.output and "88.2% (65.7%..96.7%)" in rates.output
     nobody = run_cli("preferences", "ratings", "--judge", "nobody")
     assert nobody.output == "no judgments between two different models yet\n"
+
+
+def test_ratings_command_warns_of_separate_groups(
+    run_cli: RunCli, conn: psycopg.Connection
+) -> None:
+    # m0 beat m1, m2 beat m3, and nothing across: two groups, and a rating bound by the
+    # prior at each end of each
+    _judged_arena(conn, {("m0", "m1"): (3, 0, 0), ("m2", "m3"): (2, 0, 0)})
+    table = run_cli("preferences", "ratings")
+    assert table.exit_code == 0, table.output
+    assert table.stderr.splitlines() == [
+        "warning: the comparison graph has 2 separate groups: ratings are comparable only"
+        " within a group",
+        "note: the prior alone sets the ratings of m0 (never lost), m1 (never won),"
+        " m2 (never lost), m3 (never won): the judgments put no bound on them",
+    ]
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["group", "rank", "model"]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        ["1", "1", "m0"], ["1", "2", "m1"], ["2", "1", "m2"], ["2", "2", "m3"],
+    ]  # fmt: skip
+    as_json = run_cli("preferences", "ratings", "--json")
+    assert as_json.exit_code == 0 and "2 separate groups" in as_json.stderr
+    rows = json.loads(as_json.stdout)
+    assert [(r["model"], r["component"], r["rank"]) for r in rows] == [
+        ("m0", 1, 1), ("m1", 1, 2), ("m2", 2, 1), ("m3", 2, 2),
+    ]  # fmt: skip

@@ -177,9 +177,12 @@ def _two_runs(
     return a, b, counts
 
 
-def _judgments(query: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def _judgments(
+    query: str, notes: Callable[[list[dict[str, Any]]], list[str]] | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """The filter options of a judgment summary; the command gets the rows of the named
-    query to print as a table, and is not called for --json or when there are none."""
+    query to print as a table, and is not called for --json or when there are none.
+    `notes` gives the lines to print on stderr about the rows, with --json too."""
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         @click.option("--judge-kind", type=click.Choice(["human", "model"]), help="Only this kind.")
@@ -203,6 +206,8 @@ def _judgments(query: str) -> Callable[[Callable[..., None]], Callable[..., None
                 params = {"judge_kind": judge_kind, "judge": judge, "dataset_id": dataset_id}
                 with conn.cursor(row_factory=dict_row) as cur:
                     rows = cur.execute(queries.get(query), params).fetchall()
+            for note in notes(rows) if notes else []:
+                click.echo(note, err=True)
             if as_json:
                 echo_json(rows)
             elif not rows:
@@ -215,37 +220,69 @@ def _judgments(query: str) -> Callable[[Callable[..., None]], Callable[..., None
     return decorate
 
 
+def _rating_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """Why some ratings cannot be compared or read as measured: separate groups of the
+    comparison graph, and models whose rating the prior sets."""
+    notes = []
+    groups = max((r["component"] for r in rows), default=1)
+    if groups > 1:
+        notes.append(
+            f"warning: the comparison graph has {groups} separate groups: ratings are"
+            " comparable only within a group"
+        )
+    bound = [f"{r['model']} ({_never(r)})" for r in rows if r["prior_bound"]]
+    if bound:
+        notes.append(
+            f"note: the prior alone sets the ratings of {', '.join(bound)}: the judgments"
+            " put no bound on them"
+        )
+    return notes
+
+
+def _never(row: dict[str, Any]) -> str:
+    return "never lost" if row["losses"] + row["ties"] == 0 else "never won"
+
+
 @preferences_group.command(name="ratings")
-@_judgments("ratings")
+@_judgments("ratings", notes=_rating_notes)
 def ratings(rows: list[dict[str, Any]]) -> None:
     """Bradley-Terry rating per model, best first, with 95% intervals.
 
     Fitted in SQL (evaltool.bradley_terry) from every judgment between responses of two
     different models; a tie counts as half a win each way. Ratings are on the Elo scale,
-    1000 being the average of the rated models; a 100-point gap means the better model is
-    preferred about 64% of the time. A weak prior keeps a model that never lost finite.
+    1000 being the average of the models of a group (below); a 100-point gap means the
+    better model is preferred about 64% of the time.
+
+    Models never judged against each other, directly or through others, fall in separate
+    groups: each group is fitted and ranked on its own, shown in column "group", and its
+    ratings say nothing about another group's. A model that never lost (or never won),
+    a tie counting as half of each, gets its finite rating from a weak prior only: column
+    "prior" says so. Both come with a line on stderr; --json has them as "component" and
+    "prior_bound".
 
     \b
     Example:
         evaltool preferences ratings
         evaltool preferences ratings --judge-kind human --dataset qa --json
     """
-    echo_table(
-        ["rank", "model", "rating", "95% CI", "judgments", "wins", "losses", "ties"],
-        [
-            [
-                r["rank"],
-                r["model"],
-                round(r["rating"]),
-                f"{r['rating_low']:,.0f}..{r['rating_high']:,.0f}",
-                r["judgments"],
-                r["wins"],
-                r["losses"],
-                r["ties"],
-            ]
-            for r in rows
-        ],
-    )
+    grouped = any(r["component"] > 1 for r in rows)
+    bound = any(r["prior_bound"] for r in rows)
+    headers = ["rank", "model", "rating", "95% CI", "judgments", "wins", "losses", "ties"]
+    table = []
+    for r in rows:
+        low, high = r["rating_low"], r["rating_high"]
+        row = [r["rank"], r["model"], round(r["rating"]), f"{low:,.0f}..{high:,.0f}",
+               r["judgments"], r["wins"], r["losses"], r["ties"]]  # fmt: skip
+        if grouped:
+            row.insert(0, r["component"])
+        if bound:
+            row.append(_never(r) if r["prior_bound"] else None)
+        table.append(row)
+    if grouped:
+        headers.insert(0, "group")
+    if bound:
+        headers.append("prior")
+    echo_table(headers, table)
 
 
 @preferences_group.command(name="winrates")
