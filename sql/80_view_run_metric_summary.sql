@@ -28,9 +28,11 @@ SELECT a.run_id, a.metric, a.n, a.n_passed,
        a.scorer, a.scorer_version, a.scored_at
 FROM agg a
 LEFT JOIN LATERAL evaltool.wilson_interval(a.n_passed, a.n_judged) AS w ON true
+-- The CASE, not a WHERE, guards the t quantile: the planner may evaluate a lateral
+-- subquery's output before its filter, and one value has no t interval.
 LEFT JOIN LATERAL (
-    SELECT evaltool.t_quantile(0.975, a.n_values - 1) * a.stddev / sqrt(a.n_values)
-    WHERE a.n_values > 1
+    SELECT CASE WHEN a.n_values > 1
+                THEN evaltool.t_quantile(0.975, a.n_values - 1) * a.stddev / sqrt(a.n_values) END
 ) AS t(half) ON true;
 
 COMMENT ON VIEW evaltool.run_metric_summary IS

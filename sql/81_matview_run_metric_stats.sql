@@ -13,6 +13,8 @@ BEGIN
     IF current LIKE '%(definition ' || fingerprint || ')' THEN
         RETURN;
     END IF;
+    -- model_performance (below) reads it and is re-created below.
+    DROP VIEW IF EXISTS evaltool.model_performance;
     DROP MATERIALIZED VIEW IF EXISTS evaltool.run_metric_stats;
     CREATE MATERIALIZED VIEW evaltool.run_metric_stats AS
         SELECT * FROM evaltool.run_metric_summary;

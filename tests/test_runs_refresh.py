@@ -142,3 +142,24 @@ def test_refresh_schedule_without_pg_cron(run_cli: RunCli) -> None:
 )
 def test_cron_to_systemd_calendar(cron: str, calendar: str) -> None:
     assert refresh.on_calendar(cron) == calendar
+
+
+def test_metrics_of_one_value_or_none_never_break_summaries(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: object
+) -> None:
+    """D1: a metric with one value (a --limit 1 run) or only pass/fail verdicts (loaded
+    scores) has no t interval; the summary, the report and refresh must still work."""
+    (run_id,) = make_runs(conn, [{"expected": "a"}], runs=1)
+    put_scores(conn, run_id, "one_value", [0.5])
+    put_scores(conn, run_id, "pass_only", [None], [True])
+    rows = conn.execute(
+        """SELECT metric, n, mean, mean_low, pass_rate, pass_rate_low, pass_rate_high
+           FROM evaltool.run_metric_summary WHERE run_id = %s ORDER BY metric""",
+        (run_id,),
+    ).fetchall()
+    assert rows[0][:4] == ("one_value", 1, 0.5, None)
+    assert rows[1][0] == "pass_only" and rows[1][4:] == (1.0, pytest.approx(0.2065, abs=1e-4), 1)
+    assert run_cli("runs", "show", str(run_id)).exit_code == 0
+    assert run_cli("report", "run", str(run_id)).exit_code == 0
+    result = run_cli("refresh")
+    assert result.exit_code == 0, result.output
