@@ -4,7 +4,8 @@
 --   scorer_NAME(ok, output, output_text, expected, latency_ms, cost_usd, arg)
 --     RETURNS TABLE (value, passed, details)
 -- It returns no row where it cannot judge (no expected answer), one row otherwise. Error
--- responses (ok = false) fail. value is always "higher is better". Scorers written as one
+-- responses (ok = false) fail; the similarity scorers give them no value (an error is
+-- not a score of 0). value is always "higher is better". Scorers written as one
 -- SELECT in LANGUAGE sql are inlined by the planner into the INSERT that calls them.
 
 CREATE OR REPLACE FUNCTION evaltool.json_text(j jsonb) RETURNS text
@@ -223,14 +224,17 @@ CREATE OR REPLACE FUNCTION evaltool.scorer_edit_similarity(
     RETURNS TABLE (value double precision, passed boolean, details jsonb)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
-SELECT v, CASE WHEN arg IS NOT NULL THEN v >= arg::double precision END, '{}'::jsonb
+SELECT v, CASE WHEN arg IS NOT NULL THEN coalesce(v >= arg::double precision, false) END,
+       '{}'::jsonb
 FROM (SELECT CASE WHEN ok THEN
                  (SELECT max(1 - evaltool.edit_distance(output_text, e)::double precision
                                  / greatest(length(output_text), length(e), 1))
                   FROM unnest(evaltool.expected_texts(expected)) e)
              END) AS x(s)
-CROSS JOIN LATERAL (SELECT coalesce(s, 0)) AS y(v)
-WHERE expected IS NOT NULL AND jsonb_typeof(expected) <> 'null'
+-- an error response has no similarity: no value (no score at all without a threshold,
+-- which it fails)
+CROSS JOIN LATERAL (SELECT CASE WHEN ok THEN coalesce(s, 0) END) AS y(v)
+WHERE expected IS NOT NULL AND jsonb_typeof(expected) <> 'null' AND (ok OR arg IS NOT NULL)
 $$;
 
 CREATE OR REPLACE FUNCTION evaltool.scorer_trigram_similarity(
@@ -239,13 +243,16 @@ CREATE OR REPLACE FUNCTION evaltool.scorer_trigram_similarity(
     RETURNS TABLE (value double precision, passed boolean, details jsonb)
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
-SELECT v, CASE WHEN arg IS NOT NULL THEN v >= arg::double precision END, '{}'::jsonb
+SELECT v, CASE WHEN arg IS NOT NULL THEN coalesce(v >= arg::double precision, false) END,
+       '{}'::jsonb
 FROM (SELECT CASE WHEN ok THEN
                  (SELECT max(evaltool.trigram_similarity(output_text, e))
                   FROM unnest(evaltool.expected_texts(expected)) e)
              END) AS x(s)
-CROSS JOIN LATERAL (SELECT coalesce(s, 0)::double precision) AS y(v)
-WHERE expected IS NOT NULL AND jsonb_typeof(expected) <> 'null'
+-- an error response has no similarity: no value (no score at all without a threshold,
+-- which it fails)
+CROSS JOIN LATERAL (SELECT CASE WHEN ok THEN coalesce(s, 0)::double precision END) AS y(v)
+WHERE expected IS NOT NULL AND jsonb_typeof(expected) <> 'null' AND (ok OR arg IS NOT NULL)
 $$;
 
 CREATE OR REPLACE FUNCTION evaltool.scorer_latency_under(

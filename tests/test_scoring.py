@@ -56,7 +56,8 @@ def score_one(conn: psycopg.Connection, scorer: str, arg: str | None, case: dict
         ("numeric_close", None, "no number", "7", (0.0, False)),
         ("edit_similarity", None, "kitten", "sitting", (1 - 3 / 7, None)),
         ("edit_similarity", "0.5", "kitten", "sitting", (1 - 3 / 7, True)),
-        ("edit_similarity", "0.9", ERR, "sitting", (0.0, False)),
+        ("edit_similarity", "0.9", ERR, "sitting", (None, False)),  # an error has no value
+        ("trigram_similarity", None, ERR, "thank you", None),  # no score without a threshold
         ("trigram_similarity", "0.3", "thank you", "thank you!", (1.0, True)),
         ("latency_under", "200", "x", None, (1.0, True)),
         ("cost_under", "0.001", "x", None, None),  # no known cost: not judged
@@ -78,7 +79,8 @@ def test_scorer_verdicts(
         assert got is None
     else:
         assert got is not None
-        assert got[0] == pytest.approx(result[0]) and got[1] == result[1]
+        assert got[0] == (None if result[0] is None else pytest.approx(result[0]))
+        assert got[1] == result[1]
 
 
 def test_cost_and_latency_thresholds(conn: psycopg.Connection) -> None:
