@@ -1,12 +1,52 @@
-"""Comparing two runs: verdicts from evaltool.compare_runs, worst cases from regressions."""
+"""Comparing two runs: verdicts from evaltool.compare_runs, worst cases from regressions,
+and the gate that a CI job exits on."""
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from evaltool import queries
-from evaltool.errors import EvaltoolError
+from evaltool.errors import CheckFailed, EvaltoolError
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a comparison is judged: the arguments of evaltool.compare_runs after the runs."""
+
+    alpha: float = 0.05
+    missing: str = "worst"  # or "ignore"
+    correction: str = "holm"  # or "bh", "none"
+    margins: dict[str, float] = field(default_factory=dict)  # "*": every scored metric
+    by: str | None = None  # "tag" or "metadata.KEY"
+    cluster: str | None = None  # "metadata.KEY"
+
+    def margins_json(self) -> Jsonb | None:
+        return Jsonb(self.margins) if self.margins else None
+
+
+def parse_margins(values: tuple[str, ...] | list[str]) -> dict[str, float]:
+    """--margin values, `0.02` for every metric or `METRIC=0.02`, as {metric or "*": m}."""
+    margins: dict[str, float] = {}
+    for value in values:
+        metric, _, number = value.rpartition("=")
+        try:
+            margin = float(number)
+        except ValueError:
+            raise EvaltoolError(
+                f"--margin {value}: give a number (0.02) or METRIC=NUMBER (exact_match=0.02)"
+            ) from None
+        if not margin >= 0:
+            raise EvaltoolError(f"--margin {value}: a margin is a number of 0 or more")
+        margins[metric or "*"] = margin
+    return margins
+
+
+def label(row: dict[str, Any]) -> str:
+    """A row's name: its metric, and its slice in brackets."""
+    return row["metric"] if row["slice"] is None else f"{row['metric']}[{row['slice']}]"
 
 
 def compare(
@@ -15,33 +55,90 @@ def compare(
     candidate: int,
     *,
     metrics: list[str] | None = None,
-    alpha: float = 0.05,
+    policy: Policy | None = None,
     worst: int = 10,
 ) -> dict[str, Any]:
-    """The comparison of two runs as one document: both runs, per-metric verdicts, and up to
-    `worst` regressed test cases per metric. `metrics` limits it to those metrics."""
+    """The comparison of two runs as one document: both runs, the verdict rows (per metric,
+    slice and availability), and up to `worst` regressed test cases per metric. `metrics`
+    limits it to those metrics (availability is always there)."""
+    policy = policy or Policy()
     with conn.cursor(row_factory=dict_row) as cur:
         runs = {}
         for role, run_id in (("baseline", baseline), ("candidate", candidate)):
             runs[role] = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
             if runs[role] is None:
                 raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
-        params = {"baseline": baseline, "candidate": candidate, "alpha": alpha}
-        rows = cur.execute(queries.get("compare_runs"), params).fetchall()
         if metrics:
-            unknown = sorted(set(metrics) - {r["metric"] for r in rows})
+            scored = [
+                r["metric"]
+                for r in cur.execute(
+                    queries.get("compare_metrics"), {"baseline": baseline, "candidate": candidate}
+                )
+            ]
+            unknown = sorted(set(metrics) - set(scored) - {"availability"})
             if unknown:
-                have = ", ".join(r["metric"] for r in rows) or "none"
+                have = ", ".join(scored) or "none"
                 raise EvaltoolError(
                     f"metric {', '.join(unknown)} is not scored in these runs (scored: {have})"
                 )
-            rows = [r for r in rows if r["metric"] in metrics]
-        params |= {"limit": worst, "metrics": [r["metric"] for r in rows]}
+        params = {
+            "baseline": baseline,
+            "candidate": candidate,
+            "alpha": policy.alpha,
+            "missing": policy.missing,
+            "correction": policy.correction,
+            "margins": policy.margins_json(),
+            "by": policy.by,
+            "cluster": policy.cluster,
+            "metrics": metrics or None,
+        }
+        rows = cur.execute(queries.get("compare_runs"), params).fetchall()
+        for row in rows:
+            row["label"] = label(row)
+        unused = sorted(set(policy.margins) - {r["metric"] for r in rows} - {"*"})
+        if unused:
+            raise EvaltoolError(f"--margin names {', '.join(unused)}, which is not compared here")
+        params = {
+            "baseline": baseline,
+            "candidate": candidate,
+            "limit": worst,
+            "metrics": sorted({r["metric"] for r in rows}),
+        }
         cases = cur.execute(queries.get("compare_regressions"), params).fetchall()
     return {
         **runs,
-        "alpha": alpha,
+        "alpha": policy.alpha,
+        "missing": policy.missing,
+        "correction": policy.correction,
+        "by": policy.by,
+        "cluster": policy.cluster,
         "metrics": rows,
         "regressions": cases,
-        "regressed": [r["metric"] for r in rows if r["verdict"] == "regressed"],
+        "failed": [r["label"] for r in rows if r["gate_passed"] is False],
+        "no_data": [r["label"] for r in rows if r["verdict"] == "no paired data"],
     }
+
+
+def gate(document: dict[str, Any], *, enforce: bool) -> None:
+    """The exit of a comparison: nothing paired at all is an input error (exit 2) whether
+    gating or not; with `enforce`, a row without paired data is one too, and a row that
+    fails the gate exits 1."""
+    rows = document["metrics"]
+    if all(r["verdict"] == "no paired data" for r in rows):
+        raise EvaltoolError(
+            f"runs {document['baseline']['run_id']} and {document['candidate']['run_id']} have "
+            "no test case in common: nothing can be compared (were they run on the same "
+            "dataset version?)"
+        )
+    if not enforce:
+        return
+    if document["no_data"]:
+        raise EvaltoolError(
+            f"no paired data for {', '.join(document['no_data'])}: the gate cannot pass on "
+            "what it did not see (score both runs, or leave the metric out with --metric)"
+        )
+    if document["failed"]:
+        raise CheckFailed(
+            f"gate failed on {', '.join(document['failed'])} (alpha {document['alpha']}, "
+            f"{document['correction']} correction, missing cases: {document['missing']})"
+        )

@@ -1,21 +1,62 @@
--- evaltool.compare_runs and evaltool.regressions: did a candidate run get worse than its
--- baseline, per metric, with a paired test suited to the metric, and on which test cases.
+-- evaltool.compare_runs and evaltool.regressions: is a candidate run worse than its baseline,
+-- per metric (and slice), with the paired tests of 71_fn_paired_tests.sql, and on which test
+-- cases.
+
+DROP FUNCTION IF EXISTS evaltool.compare_runs(bigint, bigint, double precision);
 
 CREATE OR REPLACE FUNCTION evaltool.compare_runs(baseline bigint, candidate bigint,
-                                                 alpha double precision DEFAULT 0.05)
-    RETURNS TABLE (metric text, test text, n_paired bigint, n_unpaired bigint,
+                                                 alpha double precision DEFAULT 0.05,
+                                                 missing text DEFAULT 'worst',
+                                                 correction text DEFAULT 'holm',
+                                                 margins jsonb DEFAULT NULL,
+                                                 slice_by text DEFAULT NULL,
+                                                 cluster_by text DEFAULT NULL,
+                                                 metrics text[] DEFAULT NULL)
+    RETURNS TABLE (metric text, slice text, method text, n_paired bigint, n_imputed bigint,
+                   n_baseline_only bigint, n_candidate_only bigint,
                    baseline_mean double precision, candidate_mean double precision,
                    delta double precision, ci_low double precision, ci_high double precision,
-                   worse bigint, better bigint, statistic double precision,
-                   p_value double precision, verdict text)
+                   ci_level double precision, worse bigint, better bigint,
+                   p_value double precision, p_adjusted double precision,
+                   margin double precision, mde double precision, verdict text,
+                   gate_passed boolean)
     LANGUAGE plpgsql STABLE AS
 $$
 #variable_conflict use_column
 DECLARE
-    z double precision;
+    slice_path text[];
+    cluster_path text[];
+    slice_join text := '';
+    slice_expr text := 'NULL::text';
+    cluster_expr text := 'NULL::text';
+    groups text;
 BEGIN
     IF alpha IS NULL OR alpha <= 0 OR alpha >= 1 THEN
         RAISE EXCEPTION 'alpha must be between 0 and 1, not %', alpha USING ERRCODE = '22023';
+    END IF;
+    IF missing IS NULL OR missing NOT IN ('worst', 'ignore') THEN
+        RAISE EXCEPTION 'missing must be worst or ignore, not %', missing USING ERRCODE = '22023';
+    END IF;
+    IF correction IS NULL OR correction NOT IN ('holm', 'bh', 'none') THEN
+        RAISE EXCEPTION 'correction must be holm, bh or none, not %', correction
+            USING ERRCODE = '22023';
+    END IF;
+    IF margins IS NOT NULL AND NOT (
+           (jsonb_typeof(margins) = 'number' AND margins::text::double precision >= 0)
+           OR (jsonb_typeof(margins) = 'object'
+               AND NOT EXISTS (SELECT FROM jsonb_each(margins) e
+                               WHERE jsonb_typeof(e.value) <> 'number'
+                                  OR e.value::text::double precision < 0))) THEN
+        RAISE EXCEPTION 'margins must be a number or an object of numbers, none negative, not %',
+            margins USING ERRCODE = '22023';
+    END IF;
+    IF slice_by IS NOT NULL AND slice_by <> 'tag' AND slice_by !~ '^metadata\.[^.]+(\.[^.]+)*$' THEN
+        RAISE EXCEPTION 'slice_by must be tag or metadata.KEY, not %', slice_by
+            USING ERRCODE = '22023';
+    END IF;
+    IF cluster_by IS NOT NULL AND cluster_by !~ '^metadata\.[^.]+(\.[^.]+)*$' THEN
+        RAISE EXCEPTION 'cluster_by must be metadata.KEY, not %', cluster_by
+            USING ERRCODE = '22023';
     END IF;
     IF NOT EXISTS (SELECT FROM evaltool.run r WHERE r.id = baseline) THEN
         RAISE EXCEPTION 'no run %', baseline USING ERRCODE = '22023';
@@ -23,130 +64,173 @@ BEGIN
     IF NOT EXISTS (SELECT FROM evaltool.run r WHERE r.id = candidate) THEN
         RAISE EXCEPTION 'no run %', candidate USING ERRCODE = '22023';
     END IF;
-    z := evaltool.norm_quantile(1 - alpha / 2);
 
-    RETURN QUERY
-    WITH b AS (
-        SELECT r.prompt_id, s.metric, s.value, s.passed
+    -- The prompt table is joined only for slices or clusters: the plain comparison of a
+    -- million pairs stays one pass over the two runs' scores.
+    IF slice_by = 'tag' THEN
+        slice_join := 'CROSS JOIN LATERAL (SELECT NULL::text UNION ALL SELECT unnest(pr.tags)) s(v)';
+        slice_expr := 's.v';
+    ELSIF slice_by IS NOT NULL THEN
+        slice_path := string_to_array(substr(slice_by, 10), '.');
+        slice_join := 'CROSS JOIN LATERAL (SELECT NULL::text UNION ALL
+                                           SELECT pr.metadata #>> $4 WHERE pr.metadata #>> $4 IS NOT NULL) s(v)';
+        slice_expr := 's.v';
+    END IF;
+    IF cluster_by IS NOT NULL THEN
+        -- A test case without the key is a cluster of its own.
+        cluster_path := string_to_array(substr(cluster_by, 10), '.');
+        cluster_expr := 'coalesce(''='' || (pr.metadata #>> $5), ''#'' || c.prompt_id)';
+    END IF;
+    IF slice_by IS NOT NULL OR cluster_by IS NOT NULL THEN
+        slice_join := 'JOIN evaltool.prompt pr ON pr.id = c.prompt_id ' || slice_join;
+    END IF;
+
+    IF cluster_by IS NULL THEN
+        -- Each test case is its own unit: the spread of the differences gives the t interval.
+        groups := $g$
+        SELECT l.metric, l.slice, CASE WHEN l.pass_fail THEN 'tango' ELSE 't' END AS method,
+               l.n, l.n_imputed, l.n_baseline_only, l.n_candidate_only, l.won, l.lost,
+               l.b_sum / nullif(l.n, 0) AS bm, l.c_sum / nullif(l.n, 0) AS cm,
+               l.d_sum / nullif(l.n, 0) AS est, sqrt(l.d_var / l.n) AS se,
+               (l.n - 1)::double precision AS df,
+               CASE WHEN l.won + l.lost < 25 THEN l.small END AS small
+        FROM lvl1 l$g$;
+    ELSE
+        -- Cluster-robust: the clusters are the units, their totals what varies (CR1 variance,
+        -- t with clusters - 1 degrees of freedom, sign flips of whole clusters).
+        groups := $g$
+        SELECT l.metric, l.slice, 'cluster_t' AS method,
+               sum(l.n)::bigint AS n, sum(l.n_imputed)::bigint AS n_imputed,
+               sum(l.n_baseline_only)::bigint AS n_baseline_only,
+               sum(l.n_candidate_only)::bigint AS n_candidate_only,
+               sum(l.won)::bigint AS won, sum(l.lost)::bigint AS lost,
+               sum(l.b_sum) / nullif(sum(l.n), 0) AS bm, sum(l.c_sum) / nullif(sum(l.n), 0) AS cm,
+               max(l.est) AS est,
+               sqrt(count(*) FILTER (WHERE l.n > 0)::double precision
+                    / nullif(count(*) FILTER (WHERE l.n > 0) - 1, 0)
+                    * sum((l.d_sum - l.n * l.est) ^ 2) FILTER (WHERE l.n > 0))
+                 / nullif(sum(l.n), 0) AS se,
+               (count(*) FILTER (WHERE l.n > 0) - 1)::double precision AS df,
+               CASE WHEN count(*) FILTER (WHERE round(l.d_sum * 1e9) <> 0) < 25
+                    THEN array_agg(l.d_sum) FILTER (WHERE round(l.d_sum * 1e9) <> 0) END AS small
+        FROM (SELECT x.*, sum(x.d_sum) OVER w / nullif(sum(x.n) OVER w, 0) AS est
+              FROM lvl1 x WINDOW w AS (PARTITION BY x.metric, x.slice)) l
+        GROUP BY l.metric, l.slice$g$;
+    END IF;
+
+    RETURN QUERY EXECUTE format($q$
+    WITH sb AS (
+        SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
         FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-        WHERE r.run_id = baseline
-    ), c AS (
-        SELECT r.prompt_id, s.metric, s.value, s.passed
+        WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))
+    ), sc AS (
+        SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
         FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-        WHERE r.run_id = candidate
+        WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))
+    ), kinds AS (
+        -- Pass/fail where every score of the metric has a verdict, else the values. The
+        -- worst value is the lowest of an answered call in either run (higher is better).
+        SELECT u.metric, bool_and(u.passed IS NOT NULL) AS pass_fail,
+               min(u.value) FILTER (WHERE u.ok) AS worst
+        FROM (SELECT metric, passed, value, ok FROM sb
+              UNION ALL SELECT metric, passed, value, ok FROM sc) u
+        GROUP BY u.metric
     ), pairs AS (
-        SELECT coalesce(b.metric, c.metric) AS metric,
-               b.prompt_id IS NOT NULL AND c.prompt_id IS NOT NULL AS paired,
-               b.value AS bv, b.passed AS bp, c.value AS cv, c.passed AS cp,
-               c.value - b.value AS d
-        FROM b FULL JOIN c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
-    ), by_size AS (
-        -- One pass over the pairs, grouped by metric and size of difference |d|: a pass/fail
-        -- metric has at most three sizes (0, 1, none), and the signed-rank test needs only
-        -- the count of positive and negative differences of each size. No pair is stored.
-        SELECT p.metric, abs(p.d) AS size,
-               count(*) FILTER (WHERE NOT p.paired) AS n_unpaired,
-               bool_and(p.bp IS NOT NULL AND p.cp IS NOT NULL) FILTER (WHERE p.paired) AS pass_fail,
-               count(*) FILTER (WHERE p.paired) AS n_paired,
-               sum(p.bp::integer) FILTER (WHERE p.paired) AS b_passed,
-               sum(p.cp::integer) FILTER (WHERE p.paired) AS c_passed,
-               count(*) FILTER (WHERE p.paired AND p.bp AND NOT p.cp) AS lost,
-               count(*) FILTER (WHERE p.paired AND NOT p.bp AND p.cp) AS won,
-               count(p.d) AS n_d,
-               sum(p.bv) FILTER (WHERE p.d IS NOT NULL) AS b_sum,
-               sum(p.cv) FILTER (WHERE p.d IS NOT NULL) AS c_sum,
-               count(*) FILTER (WHERE p.d < 0) AS neg,
-               count(*) FILTER (WHERE p.d > 0) AS pos
-        FROM pairs p
-        GROUP BY p.metric, abs(p.d)
-    ), ranked AS (
-        -- Each size's average rank among the non-zero differences (ties share it; sizes 0
-        -- and none count no difference), and the metric's mean difference.
-        SELECT g.*,
-               coalesce(sum(g.pos + g.neg) OVER below, 0) + (g.pos + g.neg + 1) / 2.0 AS rnk,
-               sum(g.size * (g.pos - g.neg)) OVER m / nullif(sum(g.n_d) OVER m, 0) AS md
-        FROM by_size g
-        WINDOW m AS (PARTITION BY g.metric),
-               below AS (PARTITION BY g.metric ORDER BY g.size
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), kind AS (
-        -- Pass/fail where every paired score has a verdict, else the values.
-        SELECT x.metric,
-               sum(x.n_unpaired)::bigint AS n_unpaired,
-               CASE WHEN bool_and(x.pass_fail) THEN 'mcnemar' ELSE 'wilcoxon' END AS test,
-               sum(x.n_paired)::bigint AS n_paired,
-               sum(x.b_passed) AS b_passed, sum(x.c_passed) AS c_passed,
-               sum(x.lost)::bigint AS lost, sum(x.won)::bigint AS won,
-               sum(x.n_d)::bigint AS n_d, sum(x.b_sum) AS b_sum, sum(x.c_sum) AS c_sum,
-               max(x.md) AS md,
-               -- squared deviations from the mean: d = +size pos times, -size neg times, 0 else
-               sum(x.pos * (x.size - x.md) ^ 2 + x.neg * (x.size + x.md) ^ 2
-                   + (x.n_d - x.pos - x.neg) * x.md ^ 2) AS ss,
-               sum(x.neg)::bigint AS worse, sum(x.pos)::bigint AS better,
-               sum(x.pos + x.neg) AS n_nonzero,
-               coalesce(sum(x.pos * x.rnk) FILTER (WHERE x.size > 0), 0) AS w_plus,
-               coalesce(sum((x.pos + x.neg)::double precision ^ 3 - (x.pos + x.neg))
-                        FILTER (WHERE x.size > 0), 0) AS tie_term
-        FROM ranked x
-        GROUP BY x.metric
-    ), mcnemar AS (
-        SELECT k.metric, k.n_paired AS n, k.b_passed / k.n_paired AS bm,
-               k.c_passed / k.n_paired AS cm, k.lost AS worse, k.won AS better
-        FROM kind k
-        WHERE k.test = 'mcnemar' AND k.n_paired > 0
-    ), wilcoxon AS (
-        SELECT k.metric, k.n_d AS n, k.b_sum / k.n_d AS bm, k.c_sum / k.n_d AS cm, k.md,
-               CASE WHEN k.n_d > 1 THEN sqrt(k.ss / (k.n_d - 1)) END AS sd,
-               k.worse, k.better, k.n_nonzero::bigint AS n_nonzero,
-               k.w_plus::double precision AS w_plus, k.tie_term
-        FROM kind k
-        WHERE k.test = 'wilcoxon' AND k.n_d > 0
-    ), tested AS (
-        SELECT m.metric, 'mcnemar_exact' AS test, m.n, m.bm, m.cm, m.cm - m.bm AS delta,
-               -- Wald interval of a paired difference of proportions.
-               z * sqrt(m.worse + m.better - (m.better - m.worse) ^ 2 / m.n::double precision)
-                 / m.n AS half,
-               m.worse, m.better,
-               least(m.worse, m.better)::double precision AS statistic,
-               evaltool.mcnemar_exact_p(m.worse, m.better) AS p,
-               sign(m.better - m.worse) AS direction
-        FROM mcnemar m
+        -- An error response fails a pass/fail metric and has no value on a continuous one.
+        SELECT k.metric, coalesce(b.prompt_id, c.prompt_id) AS prompt_id, k.pass_fail,
+               CASE WHEN k.pass_fail THEN b.passed::integer WHEN b.ok THEN b.value END AS bv,
+               CASE WHEN k.pass_fail THEN c.passed::integer WHEN c.ok THEN c.value END AS cv,
+               k.worst
+        FROM sb b FULL JOIN sc c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
+        JOIN kinds k ON k.metric = coalesce(b.metric, c.metric)
         UNION ALL
-        SELECT w.metric, 'wilcoxon_signed_rank', w.n, w.bm, w.cm, w.md,
-               -- Paired t interval of the mean difference (assumes roughly normal differences
-               -- or n large enough); the p-value itself makes no such assumption.
-               CASE WHEN w.n > 1 THEN evaltool.t_quantile(1 - alpha / 2, w.n - 1) * w.sd / sqrt(w.n) END,
-               w.worse, w.better,
-               least(w.w_plus, w.n_nonzero * (w.n_nonzero + 1) / 2.0 - w.w_plus),
-               evaltool.wilcoxon_p(w.n_nonzero, w.w_plus, w.tie_term),
-               sign(w.w_plus - w.n_nonzero * (w.n_nonzero + 1) / 4.0)
-        FROM wilcoxon w
+        -- Availability: did the call succeed, as a pass/fail metric of its own.
+        SELECT 'availability', coalesce(b.prompt_id, c.prompt_id), true,
+               (b.status = 'ok')::integer, (c.status = 'ok')::integer, 0
+        FROM (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $1) b
+        FULL JOIN (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $2) c
+          ON c.prompt_id = b.prompt_id
+    ), cases AS (
+        -- Policy "worst": a case the baseline has and the candidate lacks counts as a
+        -- failure, or as the metric's worst value. Cases the baseline lacks are left out.
+        SELECT p.metric, p.prompt_id, p.pass_fail, p.bv,
+               coalesce(p.cv, CASE WHEN $3 = 'worst' AND p.bv IS NOT NULL THEN p.worst END) AS cv,
+               p.bv IS NOT NULL AND p.cv IS NULL AS baseline_only,
+               p.bv IS NULL AND p.cv IS NOT NULL AS candidate_only
+        FROM (SELECT q.metric, q.prompt_id, q.pass_fail, q.bv, q.cv,
+                     CASE WHEN q.pass_fail THEN 0 ELSE q.worst END AS worst
+              FROM pairs q) p
+    ), lvl1 AS (
+        SELECT x.metric, x.slice, x.cluster, bool_and(x.pass_fail) AS pass_fail,
+               count(x.d) AS n,
+               count(x.d) FILTER (WHERE x.baseline_only) AS n_imputed,
+               count(*) FILTER (WHERE x.baseline_only) AS n_baseline_only,
+               count(*) FILTER (WHERE x.candidate_only) AS n_candidate_only,
+               count(*) FILTER (WHERE x.d > 0) AS won,
+               count(*) FILTER (WHERE x.d < 0) AS lost,
+               sum(x.bv) FILTER (WHERE x.d IS NOT NULL) AS b_sum,
+               sum(x.cv) FILTER (WHERE x.d IS NOT NULL) AS c_sum,
+               coalesce(sum(x.d), 0) AS d_sum,
+               var_samp(x.d) AS d_var,
+               array_agg(x.d) FILTER (WHERE x.d <> 0) AS small
+        FROM (SELECT c.metric, c.pass_fail, c.bv, c.cv, c.baseline_only, c.candidate_only,
+                     %s AS slice, %s AS cluster,
+                     -- differences at 9 decimals: 0.6 - 0.4 and 0.3 - 0.1 are one size
+                     round((c.cv - c.bv) * 1e9) / 1e9 AS d
+              FROM cases c %s) x
+        GROUP BY x.metric, x.slice, x.cluster
+    ), grouped AS (%s
+    ), tested AS (
+        SELECT g.*, row_number() OVER (ORDER BY g.metric = 'availability', g.metric,
+                                                g.slice NULLS FIRST) AS k,
+               -- Rows without a single case answered and scored in both runs have no test:
+               -- imputed failures alone (a metric never scored, another dataset) prove nothing.
+               CASE WHEN g.n > g.n_imputed
+                    THEN evaltool.paired_p(g.method, g.won, g.lost, g.est, g.se, g.df, g.small)
+               END AS p,
+               CASE WHEN g.metric <> 'availability' AND jsonb_typeof($6) = 'number'
+                    THEN $6::text::double precision
+                    ELSE coalesce($6 ->> g.metric,
+                                  CASE WHEN g.metric <> 'availability' THEN $6 ->> '*' END
+                                 )::double precision
+               END AS margin
+        FROM grouped g
+    ), family AS (
+        SELECT m.* FROM (SELECT array_agg(t.p ORDER BY t.k) AS ps FROM tested t) a
+        CROSS JOIN LATERAL evaltool.multiplicity(a.ps, $7, $8) m
+    ), judged AS (
+        SELECT t.*, f.p_adjusted, coalesce(f.level_alpha, $7) AS level_alpha,
+               -- Where the adjusted test keeps "no difference", so does the interval.
+               CASE WHEN f.p_adjusted < $7 OR i.low IS NULL THEN i.low ELSE least(i.low, 0) END AS low,
+               CASE WHEN f.p_adjusted < $7 OR i.high IS NULL THEN i.high
+                    ELSE greatest(i.high, 0) END AS high
+        FROM tested t
+        JOIN family f ON f.ord = t.k
+        LEFT JOIN LATERAL evaltool.paired_interval(t.method, t.n, t.won, t.lost, t.est, t.se,
+                                                   t.df, coalesce(f.level_alpha, $7)) i
+          ON t.n > t.n_imputed
     )
-    SELECT k.metric,
-           t.test,
-           coalesce(t.n, 0),
-           k.n_unpaired,
-           t.bm::double precision,
-           t.cm::double precision,
-           t.delta::double precision,
-           (t.delta - t.half)::double precision,
-           (t.delta + t.half)::double precision,
-           coalesce(t.worse, 0),
-           coalesce(t.better, 0),
-           t.statistic,
-           t.p,
-           CASE WHEN t.n IS NULL THEN 'no paired data'
-                WHEN t.p < alpha AND t.direction < 0 THEN 'regressed'
-                WHEN t.p < alpha AND t.direction > 0 THEN 'improved'
-                ELSE 'no significant change' END
-    FROM kind k
-    LEFT JOIN tested t ON t.metric = k.metric
-    ORDER BY k.metric;
+    SELECT j.metric, j.slice, j.method, j.n, j.n_imputed, j.n_baseline_only, j.n_candidate_only,
+           j.bm, j.cm, j.est, j.low, j.high, 1 - j.level_alpha, j.lost, j.won,
+           j.p, j.p_adjusted, j.margin,
+           evaltool.min_detectable_effect(
+               CASE WHEN j.method = 'tango' THEN sqrt(greatest(j.won + j.lost, 1)) / j.n
+                    ELSE j.se END, j.level_alpha, 0.8),
+           v.verdict,
+           CASE WHEN j.n = j.n_imputed THEN NULL
+                ELSE NOT (v.verdict = 'worse'
+                          OR (coalesce(j.margin, 0) > 0 AND v.verdict = 'inconclusive')) END
+    FROM judged j
+    CROSS JOIN LATERAL (SELECT CASE WHEN j.n = j.n_imputed THEN 'no paired data'
+                                    ELSE evaltool.verdict(j.low, j.high, j.margin) END) v(verdict)
+    ORDER BY j.k$q$, slice_expr, cluster_expr, slice_join, groups)
+    USING baseline, candidate, missing, slice_path, cluster_path, margins, alpha, correction,
+          metrics;
 END
 $$;
 
-COMMENT ON FUNCTION evaltool.compare_runs(bigint, bigint, double precision) IS
-    'Per metric, candidate run against baseline run over the test cases scored in both (paired): n, means, delta (candidate - baseline) with its (1 - alpha) confidence interval, cases worse and better, test statistic, two-sided p-value and verdict (regressed, improved, no significant change). Pass/fail metrics: exact McNemar test, Wald interval of the paired difference of pass rates. Continuous metrics: Wilcoxon signed-rank test (zeros dropped; exact for n <= 50 without ties, else normal with tie correction), paired t interval of the mean difference. Verdicts follow the test''s direction, not the sign of the mean. n_unpaired counts scores present in one run only.';
+COMMENT ON FUNCTION evaltool.compare_runs(bigint, bigint, double precision, text, text, jsonb, text, text, text[]) IS
+    'Candidate run against baseline run, per metric (and per slice with slice_by tag or metadata.KEY; slice NULL is all test cases), plus an availability row (the share of calls that succeeded): n paired, missing cases (baseline_only: scored in the baseline, not in the candidate; with missing => worst they count as failures or as the metric''s worst value, n_imputed; candidate_only are left out), means, delta = candidate - baseline with its interval at ci_level, cases worse and better, p-value and p adjusted over all rows (correction holm, bh or none), the margin, the minimum detectable effect at 80% power, the verdict (better, worse, not worse than margin, inconclusive; no paired data where no case is answered and scored in both runs) and whether the row passes the gate (not worse, and with a margin not inconclusive). Methods: tango (pass/fail: Tango score interval and McNemar score test), t (continuous: paired t), cluster_t (cluster_by metadata.KEY: cluster-robust t); below 25 non-zero differences the exact sign-flip mid-p is used where larger. Error responses have no value on continuous metrics. margins: a number for every metric, or {"metric": m, "*": default}. metrics: only these (availability is always compared).';
 
 CREATE OR REPLACE FUNCTION evaltool.regressions(baseline bigint, candidate bigint,
                                                 metric text DEFAULT NULL)

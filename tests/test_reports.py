@@ -125,21 +125,25 @@ def test_compare_report_lists_the_worst_and_counts_the_rest(
     source = page.read_text()
     verdict_cells = r"<tr><td>([a-z_]+)</td>.*?<td class=\"verdict \w+\">([a-z ]+)<"
     verdicts = dict(re.findall(verdict_cells, source))
-    assert verdicts == {"exact_match": "regressed", "edit_similarity": "regressed"}
+    assert verdicts == {
+        "exact_match": "worse",
+        "edit_similarity": "worse",
+        "availability": "inconclusive",
+    }
     assert source.count('<article class="case">') == 6  # 3 worst per metric
     assert source.count("… and 5 more") == 2  # of 8 regressed cases each
-    assert source.count('<circle class="dot"') == 2  # the delta chart: one point per metric
-    assert "Regressed: edit_similarity, exact_match" in source
+    assert source.count('<circle class="dot"') == 3  # the delta chart: one point per row
+    assert "Gate fails: edit_similarity, exact_match" in source
 
     md_file = tmp_path / "comment.md"
     gate = run_cli(
         "report", "compare", str(base), str(cand), "-o", str(md_file), "--fail-on-regression"
     )
-    assert gate.exit_code == 1 and "regression in" in gate.stderr
+    assert gate.exit_code == 1 and "gate failed on" in gate.stderr
     md = md_file.read_text()  # written before the gate failed
     lines = md.splitlines()
     assert lines[4].startswith("| metric |")  # the verdict table comes first
-    assert "| exact\\_match | 20 | 1.000 | 0.600 |" in md and "🔴 regressed" in md
+    assert "| exact\\_match | 20 | 0 | 1.000 | 0.600 |" in md and "🔴 worse" in md
     assert md.index("<details>") > md.index("| metric |")
     assert md.count("<details>") == 3  # cost and latency, then each metric's cases
 
@@ -186,7 +190,7 @@ def test_reports_in_a_real_browser(
     give_own_model(conn, base, "best-model")
     assert run_cli("refresh").exit_code == 0
     pages = {
-        "compare": (["compare", str(base), str(cand)], ["regressed", "8", "-0.400"]),
+        "compare": (["compare", str(base), str(cand)], ["worse", "8", "-0.400"]),
         "run": (["run", str(cand)], ["60.0%", "20", "$5.00"]),
         "leaderboard": (["leaderboard"], ["best-model", "100.0%", "60.0%"]),
         "cost": (["cost"], ["$10.00", "40"]),

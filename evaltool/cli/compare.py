@@ -9,24 +9,14 @@ import click
 
 from evaltool import compare as comparing
 from evaltool import db, runs
-from evaltool.cli.output import (
-    alpha_option,
-    echo_json,
-    echo_table,
-    fail_on_regression_option,
-    metrics_option,
-    number_text,
-)
-from evaltool.errors import CheckFailed
+from evaltool.cli.output import comparison_options, echo_json, echo_table, number_text
 from evaltool.reports import render
 
 
 @click.command(name="compare")
 @click.argument("baseline")
 @click.argument("candidate")
-@metrics_option
-@alpha_option
-@fail_on_regression_option
+@comparison_options
 @click.option(
     "--format",
     "fmt",
@@ -46,26 +36,32 @@ def compare(
     baseline: str,
     candidate: str,
     metrics: tuple[str, ...],
-    alpha: float,
+    policy: comparing.Policy,
     fail_on_regression: bool,
     fmt: str,
     worst: int,
 ) -> None:
     """Compare run CANDIDATE against run BASELINE, metric by metric.
 
-    Only test cases scored in both runs are paired. Pass/fail metrics get the exact
-    McNemar test, continuous ones the Wilcoxon signed-rank test; each metric's verdict is
-    regressed, improved or no significant change at --alpha. The delta is candidate minus
-    baseline, with its confidence interval. Regressed test cases (passed before, failed
-    now) follow, worst first. The numbers come from the SQL function evaltool.compare_runs.
-    A run is given by id, or by model name for that model's latest completed run.
+    Each metric gets delta = candidate - baseline with its interval, and a verdict:
+    better or worse (the whole interval on one side of 0), not worse than margin (with
+    --margin: the interval's lower end above -margin), or inconclusive (the data cannot
+    tell; MDE says how large a change this comparison could have seen). Pass/fail metrics
+    use Tango's score interval and McNemar's test, continuous ones the paired t interval
+    and test, both with an exact sign-flip test below 25 differing cases. The verdicts of
+    all metrics (and slices) are adjusted together (--correction), and an availability row
+    compares the share of calls that succeeded. A test case the candidate did not answer or
+    was not scored on counts as a failure (--missing). The numbers come from the SQL
+    function evaltool.compare_runs. A run is given by id, or by model name for that
+    model's latest completed run.
 
     \b
     Example:
         evaltool compare 41 42
         evaltool compare 41 42 --metric exact_match --fail-on-regression   # in CI
+        evaltool compare 41 42 --margin 0.02 --fail-on-regression          # non-inferiority
+        evaltool compare 41 42 --by tag --cluster metadata.document
         evaltool compare 41 42 --format md > comment.md
-        evaltool compare prod-model new-model --fail-on-regression
     """
     with db.connect() as conn:
         result = comparing.compare(
@@ -73,7 +69,7 @@ def compare(
             runs.resolve(conn, baseline),
             runs.resolve(conn, candidate),
             metrics=list(metrics),
-            alpha=alpha,
+            policy=policy,
             worst=worst,
         )
     if fmt == "json":
@@ -82,8 +78,7 @@ def compare(
         click.echo(render.render("compare", "md", result), nl=False)
     else:
         _table(result)
-    if fail_on_regression and result["regressed"]:
-        raise CheckFailed(f"regression in {', '.join(result['regressed'])} (alpha {alpha})")
+    comparing.gate(result, enforce=fail_on_regression)
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -99,43 +94,73 @@ def _delta(row: dict[str, Any]) -> str:
     return text
 
 
+def _missing(row: dict[str, Any]) -> str:
+    parts = []
+    if row["n_imputed"]:
+        parts.append(f"{row['n_imputed']} as failed")
+    elif row["n_baseline_only"]:
+        parts.append(f"{row['n_baseline_only']} left out")
+    if row["n_candidate_only"]:
+        parts.append(f"{row['n_candidate_only']} new")
+    return ", ".join(parts)
+
+
 def _table(result: dict[str, Any]) -> None:
+    rows = result["metrics"]
+    sliced = any(r["slice"] is not None for r in rows)
     click.echo(f"baseline  {_label(result['baseline'])}")
     click.echo(f"candidate {_label(result['candidate'])}")
-    click.echo(f"alpha {result['alpha']}; delta = candidate - baseline, with its interval")
+    level = rows[0]["ci_level"] if len(rows) == 1 else None
+    click.echo(
+        f"alpha {result['alpha']} for the whole gate ({result['correction']} correction"
+        + (f", intervals at {level:.1%}" if level else ", each interval at its adjusted level")
+        + "); delta = candidate - baseline"
+    )
     click.echo()
     echo_table(
         [
             "metric",
-            "test",
+            *(["slice"] if sliced else []),
             "n",
+            "missing",
             "baseline",
             "candidate",
             "delta (CI)",
             "worse",
             "better",
-            "p",
+            "p adj",
+            "MDE",
             "verdict",
         ],
         [
             [
                 r["metric"],
-                r["test"],
+                *([r["slice"] or "all"] if sliced else []),
                 r["n_paired"],
+                _missing(r),
                 number_text(r["baseline_mean"]),
                 number_text(r["candidate_mean"]),
                 _delta(r),
                 r["worse"],
                 r["better"],
-                render.pvalue(r["p_value"]),
-                r["verdict"],
+                render.pvalue(r["p_adjusted"]),
+                number_text(r["mde"]),
+                r["verdict"] + (f" (margin {r['margin']:g})" if r["margin"] else ""),
             ]
-            for r in result["metrics"]
+            for r in rows
         ],
     )
-    unpaired = sum(r["n_unpaired"] for r in result["metrics"])
-    if unpaired:
-        click.echo(f"({unpaired} scores are in one run only and were left out)")
+    imputed = sum(r["n_imputed"] for r in rows if r["metric"] != "availability")
+    if imputed:
+        click.echo(
+            f"({imputed} missing candidate scores counted as failures or worst values: "
+            "--missing ignore pairs only what both runs have)"
+        )
+    if any(r["verdict"] == "inconclusive" and r["mde"] for r in rows):
+        click.echo(
+            "(inconclusive: the interval holds 0; MDE is the smallest change this "
+            "comparison detects 4 times in 5)"
+        )
     for metric, group in groupby(result["regressions"], key=itemgetter("metric")):
         cases = list(group)
         click.echo(f"\n{metric}: {cases[0]['total']} regressed test case(s)")

@@ -1,8 +1,9 @@
 """Output helpers shared by the command groups: aligned tables, JSON, common options."""
 
+import functools
 import json
 import sys
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import closing
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,26 +12,86 @@ from typing import Any, TextIO
 
 import click
 
+from evaltool.compare import Policy, parse_margins
 from evaltool.files import written_whole
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
-# The options of a comparison, shared by `compare` and `report compare`.
-metrics_option = click.option(
-    "--metric", "metrics", multiple=True, help="Only this metric (repeatable)."
-)
-alpha_option = click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level of the verdicts.",
-)
-fail_on_regression_option = click.option(
-    "--fail-on-regression",
-    is_flag=True,
-    help="Exit 1 when a (chosen) metric regressed significantly: a CI gate.",
-)
+# The options of a comparison, shared by `compare` and `report compare`: the command gets
+# `metrics`, `policy` (a compare.Policy) and `fail_on_regression`.
+_COMPARISON_OPTIONS = [
+    click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable)."),
+    click.option(
+        "--alpha",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.05,
+        show_default=True,
+        help="Error rate of the whole gate: 1 - alpha is the confidence of the intervals.",
+    ),
+    click.option(
+        "--missing",
+        type=click.Choice(["worst", "ignore"]),
+        default="worst",
+        show_default=True,
+        help="A test case the baseline has and the candidate lacks (not answered, an error, "
+        "not scored): worst counts it as a failure or the metric's worst value; ignore "
+        "pairs only what both have.",
+    ),
+    click.option(
+        "--correction",
+        type=click.Choice(["holm", "bh", "none"]),
+        default="holm",
+        show_default=True,
+        help="Adjustment for testing many metrics and slices at once.",
+    ),
+    click.option(
+        "--margin",
+        "margins",
+        multiple=True,
+        metavar="[METRIC=]M",
+        help="Non-inferiority margin: the gate passes only if the interval's lower end is "
+        "above -M. One for every metric, or per metric (repeatable).",
+    ),
+    click.option(
+        "--by",
+        metavar="tag|metadata.KEY",
+        help="A verdict per slice of test cases too: per tag, or per value of a metadata key.",
+    ),
+    click.option(
+        "--cluster",
+        metavar="metadata.KEY",
+        help="Test cases sharing this metadata value are not independent (questions on one "
+        "document): the tests and intervals treat each cluster as one unit.",
+    ),
+    click.option(
+        "--fail-on-regression",
+        is_flag=True,
+        help="A CI gate: exit 1 when a row is worse (with a margin: not shown within it), "
+        "2 when a row has no paired data.",
+    ),
+]
+
+
+def comparison_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the comparison options to a command, handing it their Policy."""
+
+    @functools.wraps(command)
+    def with_policy(
+        *args: Any,
+        alpha: float,
+        missing: str,
+        correction: str,
+        margins: tuple[str, ...],
+        by: str | None,
+        cluster: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        policy = Policy(alpha, missing, correction, parse_margins(margins), by, cluster)
+        return command(*args, policy=policy, **kwargs)
+
+    for option in reversed(_COMPARISON_OPTIONS):
+        with_policy = option(with_policy)
+    return with_policy
 
 
 output_option = click.option(

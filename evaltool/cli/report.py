@@ -9,8 +9,7 @@ import click
 
 from evaltool import compare as comparing
 from evaltool import db, runs
-from evaltool.cli.output import alpha_option, fail_on_regression_option, metrics_option
-from evaltool.errors import CheckFailed
+from evaltool.cli.output import comparison_options
 from evaltool.files import written_whole
 from evaltool.reports import data, render
 
@@ -93,16 +92,14 @@ def report_run(
 @report.command(name="compare")
 @click.argument("baseline")
 @click.argument("candidate")
-@metrics_option
-@alpha_option
-@fail_on_regression_option
+@comparison_options
 @_worst_option
 @_output_options
 def report_compare(
     baseline: str,
     candidate: str,
     metrics: tuple[str, ...],
-    alpha: float,
+    policy: comparing.Policy,
     fail_on_regression: bool,
     worst: int,
     output: Path | None,
@@ -110,8 +107,9 @@ def report_compare(
 ) -> None:
     """CANDIDATE against BASELINE: verdicts, deltas with intervals, worst regressions.
 
-    The verdicts are those of `evaltool compare` (the SQL function compare_runs); with
-    --fail-on-regression the report is written before the exit code says so.
+    The verdicts are those of `evaltool compare` (the SQL function compare_runs), with the
+    same options; with --fail-on-regression the report is written before the exit code
+    says so.
 
     \b
     Example:
@@ -124,12 +122,11 @@ def report_compare(
             runs.resolve(conn, baseline),
             runs.resolve(conn, candidate),
             metrics=list(metrics),
-            alpha=alpha,
+            policy=policy,
             worst=worst,
         )
     _emit("compare", document, output, template_dir)
-    if fail_on_regression and document["regressed"]:
-        raise CheckFailed(f"regression in {', '.join(document['regressed'])} (alpha {alpha})")
+    comparing.gate(document, enforce=fail_on_regression)
 
 
 @report.command(name="leaderboard")

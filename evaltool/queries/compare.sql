@@ -1,6 +1,15 @@
 -- compare_runs --
--- Per metric verdicts of a candidate run against a baseline (sql/71_fn_compare_runs.sql).
-SELECT * FROM evaltool.compare_runs(%(baseline)s, %(candidate)s, %(alpha)s)
+-- Verdict rows of a candidate run against a baseline (sql/72_fn_compare_runs.sql).
+SELECT *
+FROM evaltool.compare_runs(%(baseline)s, %(candidate)s, %(alpha)s, %(missing)s, %(correction)s,
+                           %(margins)s, %(by)s, %(cluster)s, %(metrics)s)
+
+-- compare_metrics --
+-- The metrics scored in either run.
+SELECT DISTINCT s.metric
+FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+WHERE r.run_id IN (%(baseline)s, %(candidate)s)
+ORDER BY s.metric
 
 -- compare_regressions --
 -- The worst %(limit)s regressed test cases of each metric, and how many there are in all.
