@@ -144,6 +144,22 @@ $$;
 COMMENT ON FUNCTION evaltool.sign_flip_midp(double precision[]) IS
     'Two-sided mid-p-value of the exact sign-flip permutation test of a sum of paired differences (or cluster totals): P(|S| > |s|) + P(|S| = |s|) / 2 over all 2^m sign patterns of the m non-zero values, compared at 9 significant digits. For +-1 differences it is the mid-p McNemar test. At most 26 non-zero values.';
 
+CREATE OR REPLACE FUNCTION evaltool.binomial_midp(won bigint, lost bigint) RETURNS double precision
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$
+-- 2 (P(X <= k) - P(X = k) / 2) for k = min(won, lost) of m = won + lost at 1/2: the
+-- sign-flip mid-p of +-1 differences, from the binomial rather than 2^m patterns.
+-- At k = m / 2 every pattern is at least as far out: 1 - P(X = k) / 2.
+SELECT CASE WHEN m = 0 THEN 1
+            WHEN 2 * k = m THEN 1 - pk / 2
+            ELSE least(1, 2 * evaltool.beta_inc((m - k)::double precision, k + 1, 0.5) - pk) END
+FROM (SELECT won + lost, least(won, lost)) AS x(m, k)
+CROSS JOIN LATERAL (SELECT exp(evaltool.ln_gamma(m + 1.0) - evaltool.ln_gamma(k + 1.0)
+                               - evaltool.ln_gamma(m - k + 1.0) - m * ln(2.0))) AS y(pk)
+$$;
+COMMENT ON FUNCTION evaltool.binomial_midp(bigint, bigint) IS
+    'Two-sided mid-p-value of the exact McNemar (binomial) test from the discordant pairs won and lost: sign_flip_midp of that many +1 and -1, computed from the binomial distribution.';
+
 CREATE OR REPLACE FUNCTION evaltool.paired_p(method text, won bigint, lost bigint,
                                              estimate double precision, se double precision,
                                              df double precision, small double precision[])
@@ -157,10 +173,11 @@ SELECT greatest(
          WHEN df >= 1 AND se > 0 THEN 2 * evaltool.t_cdf(-abs(estimate) / se, df)
          WHEN df >= 1 THEN CASE WHEN estimate = 0 THEN 1 ELSE 0 END
     END,
-    CASE WHEN small IS NOT NULL THEN evaltool.sign_flip_midp(small) END)
+    CASE WHEN method = 'tango' AND won + lost < 25 THEN evaltool.binomial_midp(won, lost)
+         WHEN method <> 'tango' AND small IS NOT NULL THEN evaltool.sign_flip_midp(small) END)
 $$;
 COMMENT ON FUNCTION evaltool.paired_p(text, bigint, bigint, double precision, double precision, double precision, double precision[]) IS
-    'Two-sided p-value of "no difference". method tango: McNemar''s score test from won and lost (the test inverted by tango_interval); t or cluster_t: the t test of estimate / se with df degrees of freedom. SMALL, the non-zero differences (or cluster totals) when there are fewer than 25, adds the exact sign-flip mid-p-value and the larger p is kept. NULL when neither can be computed (one pair).';
+    'Two-sided p-value of "no difference". method tango: McNemar''s score test from won and lost (the test inverted by tango_interval), and below 25 discordant pairs the exact mid-p (binomial_midp) where larger; t or cluster_t: the t test of estimate / se with df degrees of freedom, and SMALL, the non-zero differences (or cluster totals) when there are fewer than 25, adds the exact sign-flip mid-p-value where larger. NULL when neither can be computed (one pair).';
 
 CREATE OR REPLACE FUNCTION evaltool.paired_interval(method text, n bigint, won bigint,
                                                     lost bigint, estimate double precision,
@@ -233,9 +250,10 @@ CREATE OR REPLACE FUNCTION evaltool.normal_power(effect double precision, se dou
     RETURNS double precision
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$
-SELECT evaltool.norm_cdf(abs(effect) / se - z) + evaltool.norm_cdf(-abs(effect) / se - z)
+-- CASE, not WHERE: the planner folds constant arguments before it would filter.
+SELECT CASE WHEN se > 0 THEN evaltool.norm_cdf(abs(effect) / se - z)
+                             + evaltool.norm_cdf(-abs(effect) / se - z) END
 FROM (SELECT evaltool.norm_quantile(1 - alpha / 2)) AS x(z)
-WHERE se > 0
 $$;
 COMMENT ON FUNCTION evaltool.normal_power(double precision, double precision, double precision) IS
     'Power of a two-sided test at alpha to detect a true difference EFFECT whose estimate has standard error SE (normal approximation; statsmodels NormalIndPower with ratio 0).';
@@ -246,7 +264,8 @@ CREATE OR REPLACE FUNCTION evaltool.min_detectable_effect(se double precision,
     RETURNS double precision
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$
-SELECT (evaltool.norm_quantile(1 - alpha / 2) + evaltool.norm_quantile(power)) * se WHERE se > 0
+SELECT CASE WHEN se > 0
+            THEN (evaltool.norm_quantile(1 - alpha / 2) + evaltool.norm_quantile(power)) * se END
 $$;
 COMMENT ON FUNCTION evaltool.min_detectable_effect(double precision, double precision, double precision) IS
     'The smallest true difference a two-sided test at alpha detects with the given power (default 80%) when its estimate has standard error SE: (z(1 - alpha/2) + z(power)) SE.';
@@ -258,11 +277,13 @@ CREATE OR REPLACE FUNCTION evaltool.sample_size(sd_diff double precision, detect
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$
 -- The closed form ignores the far tail; the next count up is taken where it falls short.
-SELECT CASE WHEN evaltool.normal_power(detect, sd_diff / sqrt(n), alpha) >= power THEN n
+SELECT CASE WHEN n IS NULL THEN NULL
+            WHEN evaltool.normal_power(detect, sd_diff / sqrt(n), alpha) >= power THEN n
             ELSE n + 1 END
-FROM (SELECT greatest(2, ceil(((evaltool.norm_quantile(1 - alpha / 2)
-                               + evaltool.norm_quantile(power)) * sd_diff / detect) ^ 2))::bigint
-      WHERE sd_diff > 0 AND detect <> 0) AS x(n)
+FROM (SELECT CASE WHEN sd_diff > 0 AND detect <> 0
+                  THEN greatest(2, ceil(((evaltool.norm_quantile(1 - alpha / 2)
+                                          + evaltool.norm_quantile(power)) * sd_diff / detect) ^ 2)
+                       )::bigint END) AS x(n)
 $$;
 COMMENT ON FUNCTION evaltool.sample_size(double precision, double precision, double precision, double precision) IS
-    'Test cases a paired comparison needs to detect a difference DETECT with the given power at alpha, when the per-case differences have standard deviation SD_DIFF (the smallest n with normal_power >= power; statsmodels NormalIndPower.solve_power with ratio 0, rounded up).';
+    'Test cases a paired comparison needs to detect a difference DETECT with the given power at alpha, when the per-case differences have standard deviation SD_DIFF (the smallest n with normal_power >= power; statsmodels NormalIndPower.solve_power with ratio 0, rounded up). NULL when SD_DIFF or DETECT is 0.';

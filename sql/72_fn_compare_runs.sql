@@ -196,10 +196,15 @@ BEGIN
                END AS margin
         FROM grouped g
     ), family AS (
-        SELECT m.* FROM (SELECT array_agg(t.p ORDER BY t.k) AS ps FROM tested t) a
+        -- A row where no pair differs cannot reject (its exact p is 1 whatever happens) and
+        -- takes no part in the family (Tarone): identical availability does not halve alpha.
+        SELECT m.*
+        FROM (SELECT array_agg(CASE WHEN t.won + t.lost > 0 THEN t.p END ORDER BY t.k) AS ps
+              FROM tested t) a
         CROSS JOIN LATERAL evaltool.multiplicity(a.ps, $7, $8) m
     ), judged AS (
-        SELECT t.*, f.p_adjusted, coalesce(f.level_alpha, $7) AS level_alpha,
+        SELECT t.*, coalesce(f.p_adjusted, t.p) AS p_adjusted,
+               coalesce(f.level_alpha, $7) AS level_alpha,
                -- Where the adjusted test keeps "no difference", so does the interval.
                CASE WHEN f.p_adjusted < $7 OR i.low IS NULL THEN i.low ELSE least(i.low, 0) END AS low,
                CASE WHEN f.p_adjusted < $7 OR i.high IS NULL THEN i.high

@@ -200,3 +200,20 @@ def test_power_and_sample_size_match_statsmodels(
     mde = sql1(conn, "SELECT evaltool.min_detectable_effect(%s, 0.05, 0.8)", sd / math.sqrt(n))
     want = power.solve_power(None, n, 0.05, 0.8, ratio=0) * sd
     assert mde == pytest.approx(want, rel=1e-5)
+
+
+@pytest.mark.parametrize(("won", "lost"), [(0, 0), (4, 0), (3, 5), (1, 11), (12, 12), (0, 24)])
+def test_binomial_midp_is_the_sign_flip_midp_of_plus_minus_one(
+    conn: psycopg.Connection, won: int, lost: int
+) -> None:
+    got = sql1(conn, "SELECT evaltool.binomial_midp(%s, %s)", won, lost)
+    want = sql1(conn, "SELECT evaltool.sign_flip_midp(%s::float8[])", [1.0] * won + [-1.0] * lost)
+    assert got == pytest.approx(want, abs=1e-12)
+
+
+def test_power_functions_of_no_spread_are_null(conn: psycopg.Connection) -> None:
+    row = conn.execute(
+        """SELECT evaltool.sample_size(0, 0.02), evaltool.normal_power(0.02, 0),
+                  evaltool.min_detectable_effect(0)"""
+    ).fetchone()
+    assert row == (None, None, None)
