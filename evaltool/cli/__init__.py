@@ -11,6 +11,7 @@ from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
 from evaltool.cli.load import load
 from evaltool.cli.models import models_group
+from evaltool.cli.plan import plan
 from evaltool.cli.preferences import preferences_group
 from evaltool.cli.refresh import refresh
 from evaltool.cli.report import report
@@ -85,6 +86,7 @@ cli.add_command(models_group)
 cli.add_command(run)
 cli.add_command(score)
 cli.add_command(compare)
+cli.add_command(plan)
 cli.add_command(refresh)
 cli.add_command(runs_group)
 cli.add_command(report)
