@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 .PHONY: install demo migrate refresh test test-embedded test-pg15 lint format clean bench-load bench-run \
-	bench-score
+	bench-score bench-verdicts
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -81,6 +81,10 @@ bench-run: install
 ## bench-score: SQL scoring, compare_runs and refresh over 2 x 1,000,000 responses
 bench-score: install
 	$(BIN)/python bench/score.py $(BENCH_ARGS)
+
+## bench-verdicts: false alarms, coverage and power of compare's verdicts, by simulation
+bench-verdicts: install
+	$(BIN)/python bench/verdicts.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
