@@ -245,20 +245,28 @@ CREATE OR REPLACE FUNCTION evaltool.regressions(baseline bigint, candidate bigin
                    baseline_passed boolean, candidate_passed boolean)
     LANGUAGE sql STABLE AS
 $$
+-- As compare_runs counts them: a case the candidate did not answer, or answered with an
+-- error on a continuous metric, or was not scored on, is lost where the baseline had
+-- something to lose (a pass, or a value).
 SELECT sb.metric, p.id, p.external_id, p.input, p.expected,
-       coalesce(rb.output_text, 'error: ' || rb.error), coalesce(rc.output_text, 'error: ' || rc.error),
-       sb.value, sc.value, sb.passed, sc.passed
+       coalesce(rb.output_text, 'error: ' || rb.error),
+       CASE WHEN rc.id IS NULL THEN 'no response'
+            ELSE coalesce(rc.output_text, 'error: ' || rc.error) END,
+       sb.value, c.value, sb.passed, sc.passed
 FROM evaltool.response rb
-JOIN evaltool.response rc ON rc.run_id = candidate AND rc.prompt_id = rb.prompt_id
 JOIN evaltool.score sb ON sb.response_id = rb.id
-JOIN evaltool.score sc ON sc.response_id = rc.id AND sc.metric = sb.metric
 JOIN evaltool.prompt p ON p.id = rb.prompt_id
+LEFT JOIN evaltool.response rc ON rc.run_id = candidate AND rc.prompt_id = rb.prompt_id
+LEFT JOIN evaltool.score sc ON sc.response_id = rc.id AND sc.metric = sb.metric
+CROSS JOIN LATERAL (SELECT CASE WHEN sc.passed IS NOT NULL OR rc.status = 'ok' THEN sc.value END
+                   ) AS c(value)
 WHERE rb.run_id = baseline
   AND (regressions.metric IS NULL OR sb.metric = regressions.metric)
-  AND CASE WHEN sb.passed IS NOT NULL AND sc.passed IS NOT NULL THEN sb.passed AND NOT sc.passed
-           ELSE sc.value < sb.value END
-ORDER BY sb.metric, sc.value - sb.value, p.id
+  AND CASE WHEN sb.passed IS NOT NULL THEN sb.passed AND NOT coalesce(sc.passed, false)
+           ELSE rb.status = 'ok' AND sb.value IS NOT NULL
+                AND (c.value IS NULL OR c.value < sb.value) END
+ORDER BY sb.metric, coalesce(c.value - sb.value, '-Infinity'), p.id
 $$;
 
 COMMENT ON FUNCTION evaltool.regressions(bigint, bigint, text) IS
-    'Test cases that got worse from baseline to candidate run (passed before and failed after; for metrics without pass/fail, a lower value), per metric (or only METRIC), biggest drops first, with input, expected answer and both outputs.';
+    'Test cases that got worse from baseline to candidate run, per metric (or only METRIC): passed before and failed, or missing, after; for metrics without pass/fail, a lower value, or none (no response, an error, not scored). Missing cases first, then the biggest drops, with input, expected answer and both outputs (candidate_output ''no response'' where there is none).';

@@ -473,3 +473,28 @@ def test_compare_refuses_unknown_runs_and_metrics(
     result = run_cli("compare", str(base), str(cand), "--metric", "bleu")
     assert result.exit_code == 2
     assert "metric bleu is not scored in these runs (scored: none)" in result.stderr
+
+
+def test_regressions_include_what_the_candidate_did_not_deliver(conn: psycopg.Connection) -> None:
+    cases = [
+        {"id": "kept", "expected": "a", "outputs": ["a", "a"]},
+        {"id": "failed", "expected": "b", "outputs": ["b", {"error": "HTTP 500"}]},
+        {"id": "dropped", "expected": "c", "outputs": ["c", None]},
+        {"id": "never", "expected": "d", "outputs": ["x", None]},
+    ]
+    base, cand = make_runs(conn, cases)
+    for run_id in (base, cand):
+        conn.execute("SELECT evaltool.score_run(%s, 'exact_match')", (run_id,))
+        conn.execute("SELECT evaltool.score_run(%s, 'edit_similarity')", (run_id,))
+    rows = conn.execute(
+        """SELECT metric, external_id, candidate_output, candidate_value
+           FROM evaltool.regressions(%s, %s)""",
+        (base, cand),
+    ).fetchall()
+    assert rows == [
+        ("edit_similarity", "failed", "error: HTTP 500", None),
+        ("edit_similarity", "dropped", "no response", None),
+        ("edit_similarity", "never", "no response", None),
+        ("exact_match", "dropped", "no response", None),  # missing first
+        ("exact_match", "failed", "error: HTTP 500", 0.0),
+    ]
