@@ -139,3 +139,14 @@ def make_arena(
         )
     conn.commit()
     return run_ids
+
+
+def call(
+    conn: psycopg.Connection, function: str, *args: object, **options: object
+) -> list[dict[str, Any]]:
+    """The rows of evaltool.FUNCTION(args..., name => value, ...) as dicts."""
+    params = {f"a{i}": a for i, a in enumerate(args)} | options
+    given = [f"%(a{i})s" for i in range(len(args))] + [f"{k} => %({k})s" for k in options]
+    query = f"SELECT * FROM evaltool.{function}({', '.join(given)})"
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute(query, params).fetchall()

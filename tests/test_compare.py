@@ -11,17 +11,14 @@ from click.testing import Result
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from tests.scores import make_runs, put_scores
+from tests.scores import call, make_runs, put_scores
 
 RunCli = Callable[..., Result]
 
 
 def compared(conn: psycopg.Connection, base: int, cand: int, **options: object) -> dict:
     """compare_runs' rows by label: metric, or metric[slice]."""
-    names = ", ".join(f"{k} => %({k})s" for k in options)
-    query = f"SELECT * FROM evaltool.compare_runs(%(base)s, %(cand)s{', ' if names else ''}{names})"
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        rows = cur.execute(query, {"base": base, "cand": cand, **options}).fetchall()
+    rows = call(conn, "compare_runs", base, cand, **options)
     return {r["metric"] + (f"[{r['slice']}]" if r["slice"] else ""): r for r in rows}
 
 

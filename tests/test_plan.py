@@ -12,18 +12,14 @@ from click.testing import Result
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower
 
-from tests.scores import make_runs, put_scores
+from tests.scores import call, make_runs, put_scores
 
 RunCli = Callable[..., Result]
 
 
 def planned(conn: psycopg.Connection, baseline: int, detect: float, **options: object) -> dict:
     """plan_sample_size's rows by metric."""
-    names = "".join(f", {k} => %({k})s" for k in options)
-    query = f"SELECT * FROM evaltool.plan_sample_size(%(baseline)s, %(detect)s{names})"
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        rows = cur.execute(query, {"baseline": baseline, "detect": detect, **options}).fetchall()
-    return {r["metric"]: r for r in rows}
+    return {r["metric"]: r for r in call(conn, "plan_sample_size", baseline, detect, **options)}
 
 
 def needed(sd: float, detect: float, alpha: float, power: float) -> int:
