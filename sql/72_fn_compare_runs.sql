@@ -88,97 +88,131 @@ BEGIN
     IF cluster_by IS NULL THEN
         -- Each test case is its own unit: the spread of the differences gives the t interval.
         groups := $g$
-        SELECT l.metric, l.slice, CASE WHEN l.pass_fail THEN 'tango' ELSE 't' END AS method,
-               l.n, l.n_imputed, l.n_baseline_only, l.n_candidate_only, l.won, l.lost,
-               l.b_sum / nullif(l.n, 0) AS bm, l.c_sum / nullif(l.n, 0) AS cm,
-               l.d_sum / nullif(l.n, 0) AS est, sqrt(l.d_var / l.n) AS se,
-               (l.n - 1)::double precision AS df,
-               CASE WHEN l.won + l.lost < 25 THEN l.small END AS small
-        FROM lvl1 l$g$;
+        SELECT u.metric, u.slice, CASE WHEN u.pf THEN 'tango' ELSE 't' END AS method,
+               u.n, u.n_imputed, u.n_baseline_only, u.n_candidate_only, u.won, u.lost,
+               u.b_sum / nullif(u.n, 0) AS bm, u.c_sum / nullif(u.n, 0) AS cm,
+               u.d_sum / nullif(u.n, 0) AS est,
+               sqrt(u.m2 / nullif(u.n - 1, 0) / nullif(u.n, 0)) AS se,
+               (u.n - 1)::double precision AS df,
+               CASE WHEN u.won + u.lost < 25 THEN u.small END AS small
+        FROM units u$g$;
     ELSE
         -- Cluster-robust: the clusters are the units, their totals what varies (CR1 variance,
         -- t with clusters - 1 degrees of freedom, sign flips of whole clusters).
         groups := $g$
-        SELECT l.metric, l.slice, 'cluster_t' AS method,
-               sum(l.n)::bigint AS n, sum(l.n_imputed)::bigint AS n_imputed,
-               sum(l.n_baseline_only)::bigint AS n_baseline_only,
-               sum(l.n_candidate_only)::bigint AS n_candidate_only,
-               sum(l.won)::bigint AS won, sum(l.lost)::bigint AS lost,
-               sum(l.b_sum) / nullif(sum(l.n), 0) AS bm, sum(l.c_sum) / nullif(sum(l.n), 0) AS cm,
-               max(l.est) AS est,
-               sqrt(count(*) FILTER (WHERE l.n > 0)::double precision
-                    / nullif(count(*) FILTER (WHERE l.n > 0) - 1, 0)
-                    * sum((l.d_sum - l.n * l.est) ^ 2) FILTER (WHERE l.n > 0))
-                 / nullif(sum(l.n), 0) AS se,
-               (count(*) FILTER (WHERE l.n > 0) - 1)::double precision AS df,
-               CASE WHEN count(*) FILTER (WHERE round(l.d_sum * 1e9) <> 0) < 25
-                    THEN array_agg(l.d_sum) FILTER (WHERE round(l.d_sum * 1e9) <> 0) END AS small
+        SELECT u.metric, u.slice, 'cluster_t' AS method,
+               sum(u.n)::bigint AS n, sum(u.n_imputed)::bigint AS n_imputed,
+               sum(u.n_baseline_only)::bigint AS n_baseline_only,
+               sum(u.n_candidate_only)::bigint AS n_candidate_only,
+               sum(u.won)::bigint AS won, sum(u.lost)::bigint AS lost,
+               sum(u.b_sum) / nullif(sum(u.n), 0) AS bm, sum(u.c_sum) / nullif(sum(u.n), 0) AS cm,
+               max(u.est) AS est,
+               sqrt(count(*) FILTER (WHERE u.n > 0)::double precision
+                    / nullif(count(*) FILTER (WHERE u.n > 0) - 1, 0)
+                    * sum((u.d_sum - u.n * u.est) ^ 2) FILTER (WHERE u.n > 0))
+                 / nullif(sum(u.n), 0) AS se,
+               (count(*) FILTER (WHERE u.n > 0) - 1)::double precision AS df,
+               CASE WHEN count(*) FILTER (WHERE round(u.d_sum * 1e9) <> 0) < 25
+                    THEN array_agg(u.d_sum) FILTER (WHERE round(u.d_sum * 1e9) <> 0) END AS small
         FROM (SELECT x.*, sum(x.d_sum) OVER w / nullif(sum(x.n) OVER w, 0) AS est
-              FROM lvl1 x WINDOW w AS (PARTITION BY x.metric, x.slice)) l
-        GROUP BY l.metric, l.slice$g$;
+              FROM units x WINDOW w AS (PARTITION BY x.metric, x.slice)) u
+        GROUP BY u.metric, u.slice$g$;
     END IF;
 
+    -- One pass over the pairs of scores (and of responses, for availability) aggregates each
+    -- metric both ways, as pass/fail and as values; which it is, and its worst value, are
+    -- known only once every score is seen, and are applied to the small aggregated rows.
     RETURN QUERY EXECUTE format($q$
-    WITH sb AS (
-        SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
-        FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-        WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))
-    ), sc AS (
-        SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
-        FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-        WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))
-    ), kinds AS (
-        -- Pass/fail where every score of the metric has a verdict, else the values. The
-        -- worst value is the lowest of an answered call in either run (higher is better).
-        SELECT u.metric, bool_and(u.passed IS NOT NULL) AS pass_fail,
-               min(u.value) FILTER (WHERE u.ok) AS worst
-        FROM (SELECT metric, passed, value, ok FROM sb
-              UNION ALL SELECT metric, passed, value, ok FROM sc) u
-        GROUP BY u.metric
-    ), pairs AS (
-        -- An error response fails a pass/fail metric and has no value on a continuous one.
-        SELECT k.metric, coalesce(b.prompt_id, c.prompt_id) AS prompt_id, k.pass_fail,
-               CASE WHEN k.pass_fail THEN b.passed::integer WHEN b.ok THEN b.value END AS bv,
-               CASE WHEN k.pass_fail THEN c.passed::integer WHEN c.ok THEN c.value END AS cv,
-               k.worst
-        FROM sb b FULL JOIN sc c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
-        JOIN kinds k ON k.metric = coalesce(b.metric, c.metric)
+    WITH pairs AS (
+        SELECT coalesce(b.metric, c.metric) AS metric, coalesce(b.prompt_id, c.prompt_id) AS prompt_id,
+               b.metric IS NOT NULL AS has_b, c.metric IS NOT NULL AS has_c,
+               b.passed AS bp, c.passed AS cp,
+               -- an error response has no value on a continuous metric
+               CASE WHEN b.ok THEN b.value END AS bv, CASE WHEN c.ok THEN c.value END AS cv
+        FROM (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
+              FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+              WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) b
+        FULL JOIN (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
+                   FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                   WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) c
+          ON c.prompt_id = b.prompt_id AND c.metric = b.metric
         UNION ALL
         -- Availability: did the call succeed, as a pass/fail metric of its own.
-        SELECT 'availability', coalesce(b.prompt_id, c.prompt_id), true,
-               (b.status = 'ok')::integer, (c.status = 'ok')::integer, 0
+        SELECT 'availability', coalesce(b.prompt_id, c.prompt_id), b.prompt_id IS NOT NULL,
+               c.prompt_id IS NOT NULL, b.status = 'ok', c.status = 'ok', NULL, NULL
         FROM (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $1) b
         FULL JOIN (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $2) c
           ON c.prompt_id = b.prompt_id
-    ), cases AS (
-        -- Policy "worst": a case the baseline has and the candidate lacks counts as a
-        -- failure, or as the metric's worst value. Cases the baseline lacks are left out.
-        SELECT p.metric, p.prompt_id, p.pass_fail, p.bv,
-               coalesce(p.cv, CASE WHEN $3 = 'worst' AND p.bv IS NOT NULL THEN p.worst END) AS cv,
-               p.bv IS NOT NULL AND p.cv IS NULL AS baseline_only,
-               p.bv IS NULL AND p.cv IS NOT NULL AS candidate_only
-        FROM (SELECT q.metric, q.prompt_id, q.pass_fail, q.bv, q.cv,
-                     CASE WHEN q.pass_fail THEN 0 ELSE q.worst END AS worst
-              FROM pairs q) p
     ), lvl1 AS (
-        SELECT x.metric, x.slice, x.cluster, bool_and(x.pass_fail) AS pass_fail,
-               count(x.d) AS n,
-               count(x.d) FILTER (WHERE x.baseline_only) AS n_imputed,
-               count(*) FILTER (WHERE x.baseline_only) AS n_baseline_only,
-               count(*) FILTER (WHERE x.candidate_only) AS n_candidate_only,
-               count(*) FILTER (WHERE x.d > 0) AS won,
-               count(*) FILTER (WHERE x.d < 0) AS lost,
-               sum(x.bv) FILTER (WHERE x.d IS NOT NULL) AS b_sum,
-               sum(x.cv) FILTER (WHERE x.d IS NOT NULL) AS c_sum,
-               coalesce(sum(x.d), 0) AS d_sum,
-               var_samp(x.d) AS d_var,
-               array_agg(x.d) FILTER (WHERE x.d <> 0) AS small
-        FROM (SELECT c.metric, c.pass_fail, c.bv, c.cv, c.baseline_only, c.candidate_only,
-                     %s AS slice, %s AS cluster,
+        SELECT x.metric, x.slice, x.cluster,
+               -- pass/fail where every score has a verdict; the worst value of an answer
+               bool_and((NOT x.has_b OR x.bp IS NOT NULL) AND (NOT x.has_c OR x.cp IS NOT NULL))
+                 AS pass_fail,
+               least(min(x.bv), min(x.cv)) AS worst,
+               -- as pass/fail
+               count(*) FILTER (WHERE x.bp IS NOT NULL AND x.cp IS NOT NULL) AS pf_n,
+               count(*) FILTER (WHERE NOT x.bp AND x.cp) AS pf_won,
+               count(*) FILTER (WHERE x.bp AND NOT x.cp) AS pf_lost,
+               count(*) FILTER (WHERE x.bp AND x.cp IS NOT NULL) AS pf_b,
+               count(*) FILTER (WHERE x.cp AND x.bp IS NOT NULL) AS pf_c,
+               count(*) FILTER (WHERE x.bp IS NOT NULL AND x.cp IS NULL) AS pf_bo,
+               count(*) FILTER (WHERE x.bp AND x.cp IS NULL) AS pf_bo_passed,
+               count(*) FILTER (WHERE x.cp IS NOT NULL AND x.bp IS NULL) AS pf_co,
+               -- as values
+               count(x.d) AS v_n, coalesce(sum(x.d), 0) AS v_dsum, var_samp(x.d) AS v_dvar,
+               count(*) FILTER (WHERE x.d > 0) AS v_won, count(*) FILTER (WHERE x.d < 0) AS v_lost,
+               coalesce(sum(x.bv) FILTER (WHERE x.d IS NOT NULL), 0) AS v_bsum,
+               coalesce(sum(x.cv) FILTER (WHERE x.d IS NOT NULL), 0) AS v_csum,
+               array_agg(x.d) FILTER (WHERE x.d <> 0) AS v_small,
+               array_agg(x.bv) FILTER (WHERE x.bv IS NOT NULL AND x.cv IS NULL) AS v_bo,
+               count(*) FILTER (WHERE x.cv IS NOT NULL AND x.bv IS NULL) AS v_co
+        FROM (SELECT c.*, %s AS slice, %s AS cluster,
                      -- differences at 9 decimals: 0.6 - 0.4 and 0.3 - 0.1 are one size
                      round((c.cv - c.bv) * 1e9) / 1e9 AS d
-              FROM cases c %s) x
+              FROM pairs c %s) x
         GROUP BY x.metric, x.slice, x.cluster
+    ), kinds AS (
+        SELECT l.*, bool_and(l.pass_fail) OVER m AS pf, min(l.worst) OVER m AS metric_worst
+        FROM lvl1 l WINDOW m AS (PARTITION BY l.metric)
+    ), units AS (
+        -- Policy "worst": a case the baseline has and the candidate lacks counts as a
+        -- failure, or as the metric's worst value. Cases the baseline lacks are left out.
+        SELECT k.metric, k.slice, k.cluster, k.pf,
+               CASE WHEN k.pf THEN k.pf_n + i.pf_n ELSE k.v_n + i.n END AS n,
+               CASE WHEN k.pf THEN i.pf_n ELSE i.n END AS n_imputed,
+               CASE WHEN k.pf THEN k.pf_bo ELSE coalesce(cardinality(k.v_bo), 0) END
+                 AS n_baseline_only,
+               CASE WHEN k.pf THEN k.pf_co ELSE k.v_co END AS n_candidate_only,
+               CASE WHEN k.pf THEN k.pf_won ELSE k.v_won END AS won,
+               CASE WHEN k.pf THEN k.pf_lost + i.pf_lost ELSE k.v_lost + i.lost END AS lost,
+               CASE WHEN k.pf THEN k.pf_b + i.pf_lost ELSE k.v_bsum + i.b_sum END AS b_sum,
+               CASE WHEN k.pf THEN k.pf_c ELSE k.v_csum + i.n * k.metric_worst END AS c_sum,
+               CASE WHEN k.pf THEN k.pf_won - k.pf_lost - i.pf_lost ELSE k.v_dsum + i.d_sum END
+                 AS d_sum,
+               -- the sum of squared deviations, of both parts and between them
+               CASE WHEN k.pf
+                    THEN (k.pf_won + k.pf_lost + i.pf_lost)
+                         - (k.pf_won - k.pf_lost - i.pf_lost) ^ 2
+                           / nullif(k.pf_n + i.pf_n, 0)::double precision
+                    ELSE coalesce(k.v_dvar * (k.v_n - 1), 0) + coalesce(i.d_var * (i.n - 1), 0)
+                         + CASE WHEN k.v_n > 0 AND i.n > 0
+                                THEN k.v_n * i.n / (k.v_n + i.n)::double precision
+                                     * (k.v_dsum / k.v_n - i.d_sum / i.n) ^ 2 ELSE 0 END
+               END AS m2,
+               CASE WHEN NOT k.pf THEN coalesce(k.v_small, '{}') || coalesce(i.small, '{}') END
+                 AS small
+        FROM kinds k
+        CROSS JOIN LATERAL (
+            -- the imputed cases of the baseline: as pass/fail, every one fails; as values,
+            -- every one takes the worst value (few cases, as a rule)
+            SELECT CASE WHEN $3 = 'worst' THEN k.pf_bo ELSE 0 END AS pf_n,
+                   CASE WHEN $3 = 'worst' THEN k.pf_bo_passed ELSE 0 END AS pf_lost,
+                   count(z.d) AS n, coalesce(sum(z.d), 0) AS d_sum, var_samp(z.d) AS d_var,
+                   count(*) FILTER (WHERE z.d < 0) AS lost, coalesce(sum(z.bv), 0) AS b_sum,
+                   array_agg(z.d) FILTER (WHERE z.d <> 0) AS small
+            FROM (SELECT v AS bv, round((k.metric_worst - v) * 1e9) / 1e9 AS d
+                  FROM unnest(k.v_bo) v WHERE $3 = 'worst' AND NOT k.pf) z
+        ) i
     ), grouped AS (%s
     ), tested AS (
         SELECT g.*, row_number() OVER (ORDER BY g.metric = 'availability', g.metric,
