@@ -97,7 +97,8 @@ def _delta(row: dict[str, Any]) -> str:
 def _missing(row: dict[str, Any]) -> str:
     parts = []
     if row["n_imputed"]:
-        parts.append(f"{row['n_imputed']} as failed")
+        how = {"tango": "as failed", "t": "at worst"}.get(row["method"], "imputed")
+        parts.append(f"{row['n_imputed']} {how}")
     elif row["n_baseline_only"]:
         parts.append(f"{row['n_baseline_only']} left out")
     if row["n_candidate_only"]:
