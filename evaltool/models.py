@@ -159,7 +159,7 @@ def set_price(
         except psycopg.errors.ExclusionViolation as exc:
             raise EvaltoolError(
                 f"{name} already has a price from a later date; "
-                "--from must come after the last price change"
+                "--since must come after the last price change"
             ) from exc
 
 

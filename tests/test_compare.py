@@ -258,7 +258,7 @@ def test_a_regression_in_one_tag_of_ten_is_found(run_cli: RunCli, conn: psycopg.
         "exact_match[t3]",
     ]
     assert len(rows) == 2 * 11  # exact_match and availability, all cases and ten tags
-    out = run_cli("compare", str(base), str(cand), "--by", "tag", "--format", "json")
+    out = run_cli("compare", str(base), str(cand), "--by", "tag", "--json")
     data = json.loads(out.stdout)
     assert {r["label"] for r in data["metrics"] if r["verdict"] == "worse"} == {
         "exact_match",
@@ -432,7 +432,7 @@ def test_compare_command_gates_on_regressions(run_cli: RunCli, conn: psycopg.Con
     table = run_cli("compare", str(base), str(cand))
     assert table.exit_code == 0, table.output
     assert "exact_match" in table.output and "worse" in table.output
-    assert "12 regressed test case(s)" in table.output and "and 7 more" in table.output
+    assert "12 regressed test case(s)" in table.output and "and 2 more" in table.output
 
     gate = run_cli(
         "compare", str(base), str(cand), "--metric", "exact_match", "--fail-on-regression"
@@ -440,7 +440,9 @@ def test_compare_command_gates_on_regressions(run_cli: RunCli, conn: psycopg.Con
     assert gate.exit_code == 1
     assert "gate failed on exact_match" in gate.stderr
 
-    data = json.loads(run_cli("compare", str(base), str(cand), "--format", "json").stdout)
+    data = json.loads(run_cli("compare", str(base), str(cand), "--json").stdout)
+    old = run_cli("compare", str(base), str(cand), "--format", "json")
+    assert json.loads(old.stdout) == data and "--format json is deprecated" in old.stderr
     verdicts = {m["metric"]: (m["verdict"], m["worse"], m["n_paired"]) for m in data["metrics"]}
     assert verdicts == {
         "exact_match": ("worse", 12, 16),

@@ -255,16 +255,20 @@ def test_cost_report_sums_the_days_asked_for(run_cli: RunCli, conn: psycopg.Conn
         (base,),
     )
     conn.commit()
-    md = run_cli("report", "cost", "--from", "2026-03-01", "--to", "2026-03-03").stdout
+    md = run_cli("report", "cost", "--since", "2026-03-01", "--until", "2026-03-03").stdout
     assert "**$20.00** for 40 calls (1 errors, 4,200 tokens)" in md
     assert "| 2026-03-01 | 20 | 0 | 2,000 | 100 | $10.00 |" in md
-    only_first = run_cli("report", "cost", "--from", "2026-03-01", "--to", "2026-03-02").stdout
+    only_first = run_cli("report", "cost", "--since", "2026-03-01", "--until", "2026-03-02").stdout
     assert "**$10.00** for 20 calls" in only_first
-    none = run_cli("report", "cost", "--from", "2025-01-01", "--to", "2025-01-31").stdout
+    none = run_cli("report", "cost", "--since", "2025-01-01", "--until", "2025-01-31").stdout
     assert "No model calls on these days." in none
-    backwards = run_cli("report", "cost", "--from", "2026-03-03", "--to", "2026-03-01")
+    backwards = run_cli("report", "cost", "--since", "2026-03-03", "--until", "2026-03-01")
     assert backwards.exit_code == 2
-    assert backwards.stderr.strip() == "Error: --to 2026-03-01 is before --from 2026-03-03"
+    assert backwards.stderr.strip() == "Error: --until 2026-03-01 is before --since 2026-03-03"
+    # the old spellings still work, with a note
+    old = run_cli("report", "cost", "--from", "2026-03-01", "--to", "2026-03-02")
+    assert old.exit_code == 0 and old.stdout == only_first
+    assert "note: --from is deprecated, use --since" in old.stderr
 
 
 def test_formats_templates_and_mistakes(

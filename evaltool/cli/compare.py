@@ -8,8 +8,15 @@ from typing import Any
 import click
 
 from evaltool import compare as comparing
-from evaltool import db, runs
-from evaltool.cli.output import comparison_options, echo_json, echo_table, number_text
+from evaltool import db, display, runs
+from evaltool.cli.output import (
+    comparison_options,
+    echo_json,
+    echo_table,
+    json_option,
+    renamed,
+    worst_option,
+)
 from evaltool.reports import render
 
 
@@ -23,15 +30,10 @@ from evaltool.reports import render
     type=click.Choice(["table", "md", "json"]),
     default="table",
     show_default=True,
-    help="table for people, md for a pull-request comment, json for scripts.",
+    help="table for people, md for a pull-request comment (json: use --json).",
 )
-@click.option(
-    "--worst",
-    type=click.IntRange(0),
-    default=5,
-    show_default=True,
-    help="Regressed test cases to list per metric.",
-)
+@json_option
+@worst_option
 def compare(
     baseline: str,
     candidate: str,
@@ -39,6 +41,7 @@ def compare(
     policy: comparing.Policy,
     fail_on_regression: bool,
     fmt: str,
+    as_json: bool,
     worst: int,
 ) -> None:
     """Compare run CANDIDATE against run BASELINE, metric by metric.
@@ -62,7 +65,9 @@ def compare(
         evaltool compare 41 42 --margin 0.02 --fail-on-regression          # non-inferiority
         evaltool compare 41 42 --by tag --cluster metadata.document
         evaltool compare 41 42 --format md > comment.md
+        evaltool compare 41 42 --json | jq '.failed'
     """
+    as_json = renamed(as_json, fmt == "json", "--format json", "--json")
     with db.connect() as conn:
         result = comparing.compare(
             conn,
@@ -72,7 +77,7 @@ def compare(
             policy=policy,
             worst=worst,
         )
-    if fmt == "json":
+    if as_json:
         echo_json(result)
     elif fmt == "md":
         click.echo(render.render("compare", "md", result), nl=False)
@@ -88,10 +93,7 @@ def _label(run: dict[str, Any]) -> str:
 def _delta(row: dict[str, Any]) -> str:
     if row["delta"] is None:
         return ""
-    text = f"{row['delta']:+.3f}"
-    if row["ci_low"] is not None:
-        text += f" ({row['ci_low']:+.3f}..{row['ci_high']:+.3f})"
-    return text
+    return f"{display.signed(row['delta'])} {display.interval(row['ci_low'], row['ci_high'])}"
 
 
 def _missing(row: dict[str, Any]) -> str:
@@ -139,13 +141,13 @@ def _table(result: dict[str, Any]) -> None:
                 *([r["slice"] or "all"] if sliced else []),
                 r["n_paired"],
                 _missing(r),
-                number_text(r["baseline_mean"]),
-                number_text(r["candidate_mean"]),
+                display.number(r["baseline_mean"], empty=""),
+                display.number(r["candidate_mean"], empty=""),
                 _delta(r),
                 r["worse"],
                 r["better"],
-                render.pvalue(r["p_adjusted"]),
-                number_text(r["mde"]),
+                display.pvalue(r["p_adjusted"], empty=""),
+                display.number(r["mde"], empty=""),
                 r["verdict"] + (f" (margin {r['margin']:g})" if r["margin"] else ""),
             ]
             for r in rows

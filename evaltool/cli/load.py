@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from evaltool import db
-from evaltool.cli.output import echo_json, json_option
+from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.datasets import DatasetRef
 from evaltool.load import LoadSummary
 from evaltool.load.formats import FORMATS, parse_map
@@ -52,7 +52,7 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Where --skip-invalid writes rejected lines with their reasons.",
     )
-    @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+    @quiet_option
     @json_option
     @wraps(command)
     def wrapper(

@@ -2,13 +2,12 @@
 
 import json
 from datetime import datetime
-from decimal import Decimal
 
 import click
 from psycopg.rows import dict_row
 
-from evaltool import db, models, queries
-from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool import db, display, models, queries
+from evaltool.cli.output import echo_json, echo_table, json_option, renamed
 from evaltool.errors import EvaltoolError
 
 
@@ -147,8 +146,8 @@ def list_(show_all: bool, as_json: bool) -> None:
                 r["adapter"],
                 r["model_id"],
                 r["provider"],
-                _money(r["input_usd_per_mtok"]),
-                _money(r["output_usd_per_mtok"]),
+                display.price(r["input_usd_per_mtok"], ""),
+                display.price(r["output_usd_per_mtok"], ""),
                 _params(r["params"]),
             )
             for r in rows
@@ -214,16 +213,24 @@ def show(name: str, as_json: bool) -> None:
     required=True,
     help="USD per million output tokens.",
 )
-@click.option("--from", "valid_from", type=click.DateTime(), help="When it applies (default: now).")
+@click.option(
+    "--since", "valid_from", type=click.DateTime(), help="When it applies (default: now)."
+)
+@click.option("--from", "old_from", type=click.DateTime(), hidden=True)
 def price(
-    name: str, input_per_mtok: float, output_per_mtok: float, valid_from: datetime | None
+    name: str,
+    input_per_mtok: float,
+    output_per_mtok: float,
+    valid_from: datetime | None,
+    old_from: datetime | None,
 ) -> None:
-    """Set a model's price from now (or --from) on; earlier prices stay in history.
+    """Set a model's price from now (or --since) on; earlier prices stay in history.
 
     \b
     Example:
-        evaltool models price gpt-4o --input-per-mtok 2.5 --output-per-mtok 10 --from 2026-01-01
+        evaltool models price gpt-4o --input-per-mtok 2.5 --output-per-mtok 10 --since 2026-01-01
     """
+    valid_from = renamed(valid_from, old_from, "--from", "--since")
     with db.connect() as conn:
         models.set_price(
             conn,
@@ -248,10 +255,6 @@ def params(name: str, changes: tuple[str, ...]) -> None:
     with db.connect() as conn:
         current = models.set_params(conn, name, models.parse_params(changes))
     click.echo(f"{name} parameters: {_params(current)}")
-
-
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}"
 
 
 def _params(value: dict[str, object] | None) -> str:

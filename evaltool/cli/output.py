@@ -12,10 +12,29 @@ from typing import Any, TextIO
 
 import click
 
+from evaltool import display
 from evaltool.compare import Policy, parse_margins
 from evaltool.files import written_whole
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+worst_option = click.option(
+    "--worst",
+    type=click.IntRange(0),
+    default=10,
+    show_default=True,
+    help="Longest list of test cases to show (regressed per metric, errors); the rest are counted.",
+)
+
+
+def renamed(new_value: Any, old_value: Any, old: str, new: str) -> Any:
+    """The value of an option given under its old spelling `old` (kept, hidden, so that
+    scripts keep working), with a note on stderr; else the value under `new`."""
+    if old_value is None or old_value is False:
+        return new_value
+    click.echo(f"note: {old} is deprecated, use {new}", err=True)
+    return new_value if new_value not in (None, False) else old_value
+
 
 # The options of a comparison, shared by `compare` and `report compare`: the command gets
 # `metrics`, `policy` (a compare.Policy) and `fail_on_regression`.
@@ -148,23 +167,13 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         click.echo(line(row))
 
 
-def number_text(value: float | None, digits: int = 3) -> str:
-    """A statistic for a table: fixed digits, empty when there is none."""
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def cost_text(value: Decimal | None) -> str:
-    """A cost in USD, or why there is none."""
-    return "no price set" if value is None else f"${value:,.6f}"
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
+        return f"{value:%Y-%m-%d %H:%M}"  # a table's column: the zone is the session's
     if isinstance(value, int):
-        return f"{value:,}"
+        return display.count(value)
     return str(value)
 
 

@@ -6,8 +6,8 @@ import click
 import psycopg
 from psycopg.rows import dict_row
 
-from evaltool import db, queries, runs
-from evaltool.cli.output import echo_json, echo_table, json_option, number_text
+from evaltool import db, display, queries, runs
+from evaltool.cli.output import echo_json, echo_table, json_option
 from evaltool.errors import EvaltoolError
 
 _probability = click.FloatRange(0, 1, min_open=True, max_open=True)
@@ -153,10 +153,10 @@ def _table(result: dict[str, Any]) -> None:
                 r["metric"],
                 "pass/fail" if r["kind"] == "pass_fail" else "continuous",
                 r["n_cases"],
-                number_text(r["baseline_mean"]),
-                number_text(r["sd_diff"]),
+                display.number(r["baseline_mean"], empty=""),
+                display.number(r["sd_diff"], empty=""),
                 r["n_needed"],
-                number_text(r["mde_now"]),
+                display.number(r["mde_now"], empty=""),
             ]
             for r in rows
         ],

@@ -9,11 +9,17 @@ import click
 import psycopg
 from psycopg.rows import dict_row
 
-from evaltool import datasets, db, pairwise, queries, runs
-from evaltool.cli.output import echo_json, echo_table, json_option, output_option, write_lines
+from evaltool import datasets, db, display, pairwise, queries, runs
+from evaltool.cli.output import (
+    echo_json,
+    echo_table,
+    json_option,
+    output_option,
+    quiet_option,
+    write_lines,
+)
 from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
-from evaltool.reports import render
 
 
 @click.group(name="preferences")
@@ -50,7 +56,7 @@ def preferences_group() -> None:
 @click.option(
     "--concurrency", type=click.IntRange(1), default=8, show_default=True, help="Calls at once."
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@quiet_option
 @json_option
 def judge(
     run_a: str,
@@ -108,10 +114,8 @@ def judge(
     decisive = t["a_wins"] + t["b_wins"]
     line = f"A wins {t['a_wins']:,}, B wins {t['b_wins']:,}, ties {t['ties']:,}"
     if decisive:
-        line += (
-            f"; A's win rate {_rate(t['a_win_rate'], t['a_win_rate_low'], t['a_win_rate_high'])}"
-            f", sign test p {render.pvalue(t['p_value'])}"
-        )
+        rate = display.rate(t["a_win_rate"], t["a_win_rate_low"], t["a_win_rate_high"])
+        line += f"; A's win rate {rate}, sign test p {display.pvalue(t['p_value'])}"
     click.echo(line)
 
 
@@ -309,16 +313,10 @@ def winrates(rows: list[dict[str, Any]]) -> None:
                 r["x_wins"],
                 r["y_wins"],
                 r["ties"],
-                _rate(r["x_win_rate"], r["x_win_rate_low"], r["x_win_rate_high"]),
-                render.pvalue(r["p_value"]),
+                display.rate(r["x_win_rate"], r["x_win_rate_low"], r["x_win_rate_high"], empty=""),
+                display.pvalue(r["p_value"]),
                 r["better"],
             ]
             for r in rows
         ],
     )  # fmt: skip
-
-
-def _rate(rate: float | None, low: float | None, high: float | None) -> str | None:
-    if rate is None or low is None or high is None:
-        return None
-    return f"{rate:.1%} ({low:.1%}..{high:.1%})"

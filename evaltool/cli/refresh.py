@@ -21,7 +21,7 @@ from evaltool.cli.output import echo_json, echo_table, json_option
     is_flag=True,
     help="Refresh without CONCURRENTLY: faster, but readers wait until it is done.",
 )
-@click.option("--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (for cron).")
 @json_option
 def refresh(schedule: str | None, blocking: bool, quiet: bool, as_json: bool) -> None:
     """Refresh the materialized aggregates (evaltool.run_metric_stats).

@@ -9,7 +9,7 @@ import click
 
 from evaltool import compare as comparing
 from evaltool import db, runs
-from evaltool.cli.output import comparison_options
+from evaltool.cli.output import comparison_options, renamed, worst_option
 from evaltool.files import written_whole
 from evaltool.reports import data, render
 
@@ -28,16 +28,6 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def _worst_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--worst",
-        type=click.IntRange(0),
-        default=10,
-        show_default=True,
-        help="Longest list to show (regressed cases per metric, errors); the rest are counted.",
-    )(command)
-
-
 @click.group(name="report")
 def report() -> None:
     """Render reports from the database as self-contained HTML or Markdown.
@@ -53,7 +43,7 @@ def report() -> None:
         evaltool report run 42 -o run-42.html
         evaltool report compare 41 42 -o compare.md
         evaltool report leaderboard --dataset qa -o leaderboard.html
-        evaltool report cost --from 2026-11-01 --to 2026-11-30 -o cost.html
+        evaltool report cost --since 2026-11-01 --until 2026-11-30 -o cost.html
     """
 
 
@@ -63,7 +53,7 @@ def report() -> None:
 @click.option(
     "--bins", type=click.IntRange(2, 200), default=20, show_default=True, help="Histogram bins."
 )
-@_worst_option
+@worst_option
 @_output_options
 def report_run(
     run_ref: str,
@@ -93,7 +83,7 @@ def report_run(
 @click.argument("baseline")
 @click.argument("candidate")
 @comparison_options
-@_worst_option
+@worst_option
 @_output_options
 def report_compare(
     baseline: str,
@@ -155,16 +145,19 @@ def report_leaderboard(
 
 @report.command(name="cost")
 @click.option(
-    "--from",
-    "since",
+    "--since",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="First day (default: 29 days before --to).",
+    help="First day (default: 29 days before --until).",
 )
-@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@click.option("--from", "old_from", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
+@click.option("--to", "old_to", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
 @_output_options
 def report_cost(
     since: Any,
     until: Any,
+    old_from: Any,
+    old_to: Any,
     output: Path | None,
     template_dir: Path | None,
 ) -> None:
@@ -175,8 +168,10 @@ def report_cost(
     \b
     Example:
         evaltool report cost -o cost.html                      # the last 30 days
-        evaltool report cost --from 2026-11-01 --to 2026-11-30 -o november.md
+        evaltool report cost --since 2026-11-01 --until 2026-11-30 -o november.md
     """
+    since = renamed(since, old_from, "--from", "--since")
+    until = renamed(until, old_to, "--to", "--until")
     last = until.date() if until else date.today()
     first = since.date() if since else last - timedelta(days=29)
     with db.connect() as conn:

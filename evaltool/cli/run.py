@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from evaltool import adapters, datasets, db, runs
-from evaltool.cli.output import cost_text, echo_json, json_option
+from evaltool import adapters, datasets, db, display, runs
+from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
 from evaltool.runner import CallOptions, Outcome, Worker
@@ -61,7 +61,7 @@ EXIT_INTERRUPTED = 130
     show_default=True,
     help="Seconds a worker holds test cases without renewing; a dead worker's are taken over then.",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @json_option
 @click.pass_context
 def run(
@@ -212,7 +212,7 @@ def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
     if s["input_tokens"] is not None:
         click.echo(
             f"  tokens: {s['input_tokens']:,} in, {s['output_tokens'] or 0:,} out; "
-            f"cost: {cost_text(s['cost_usd'])}"
+            f"cost: {display.cost(s['cost_usd'])}"
         )
     if s["latency_p50_ms"] is not None:
         click.echo(

@@ -1,12 +1,10 @@
 """`evaltool runs`: list, show, search and delete runs."""
 
-from typing import Any
-
 import click
 from psycopg.rows import dict_row
 
-from evaltool import db, queries, runfilter, runs
-from evaltool.cli.output import cost_text, echo_json, echo_table, json_option, number_text
+from evaltool import db, display, queries, runfilter, runs
+from evaltool.cli.output import echo_json, echo_table, json_option
 from evaltool.errors import EvaltoolError
 from evaltool.runfilter import RunFilter
 
@@ -123,7 +121,7 @@ def show(run_ref: str, as_json: bool) -> None:
         click.echo(f"  tags     {', '.join(run['tags'])}  {run['notes'] or ''}".rstrip())
     click.echo(
         f"  cases    {summary['test_cases']}: {summary['ok']} ok, {summary['errors']} "
-        f"errors, {summary['pending']} pending; cost {cost_text(summary['cost_usd'])}"
+        f"errors, {summary['pending']} pending; cost {display.cost(summary['cost_usd'])}"
     )
     if metrics:
         click.echo()
@@ -133,10 +131,10 @@ def show(run_ref: str, as_json: bool) -> None:
                 [
                     m["metric"],
                     m["n"],
-                    _rate(m),
-                    number_text(m["mean"]),
-                    number_text(m["p50"]),
-                    number_text(m["p95"]),
+                    display.rate(m["pass_rate"], m["pass_rate_low"], m["pass_rate_high"], 0, ""),
+                    display.number(m["mean"], empty=""),
+                    display.number(m["p50"], empty=""),
+                    display.number(m["p95"], empty=""),
                 ]
                 for m in metrics
             ],
@@ -199,21 +197,11 @@ def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
                 r["status"],
                 r["test_cases"],
                 r["errors"],
-                _pct(r["pass_rate"]),
-                _pct(r["success_rate"]),
-                cost_text(r["cost_usd"]),
+                display.percent(r["pass_rate"], 0, ""),
+                display.percent(r["success_rate"], 0, ""),
+                display.cost(r["cost_usd"]),
                 f"{r['created_at']:%Y-%m-%d %H:%M}",
             ]
             for r in rows
         ],
     )
-
-
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{value:.0%}"
-
-
-def _rate(m: dict[str, Any]) -> str:
-    if m["pass_rate"] is None:
-        return ""
-    return f"{m['pass_rate']:.0%} ({m['pass_rate_low']:.0%}..{m['pass_rate_high']:.0%})"

@@ -72,7 +72,7 @@ def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str,
     """Calls, tokens and cost from since to until (both days included): the total, and per
     day, model, project and user, from cost_daily."""
     if until < since:
-        raise EvaltoolError(f"--to {until} is before --from {since}")
+        raise EvaltoolError(f"--until {until} is before --since {since}")
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.get("report_cost"), {"since": since, "until": until}).fetchall()
     groups = ("total", "day", "model", "project", "user")

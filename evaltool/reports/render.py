@@ -8,18 +8,16 @@ chart SVG) passes unchanged.
 
 import html
 import json
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
+from evaltool import display
 from evaltool.config import data_dir
 from evaltool.errors import EvaltoolError
-
-NONE = "\N{EN DASH}"  # shown where a statistic does not exist (no n, no price, ...)
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
 
@@ -67,15 +65,15 @@ def environment(fmt: str, template_dir: Path | None = None) -> jinja2.Environmen
         keep_trailing_newline=True,
     )
     env.filters.update(
-        num=number,
-        pct=percent,
-        signed=signed,
-        count=count,
-        cost=cost,
-        ms=milliseconds,
-        pvalue=pvalue,
-        when=when,
-        duration=duration,
+        num=display.number,
+        pct=display.percent,
+        signed=display.signed,
+        count=display.count,
+        cost=display.cost,
+        ms=display.milliseconds,
+        pvalue=display.pvalue,
+        when=display.when,
+        duration=display.duration,
         text=as_text,
         clip=clip,
         pretty=pretty_json,
@@ -125,57 +123,6 @@ def clip(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return f"{text[:width]}… ({len(text) - width:,} more characters)"
-
-
-def number(value: float | Decimal | None, digits: int = 3) -> str:
-    return NONE if value is None else f"{value:,.{digits}f}"
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    return NONE if value is None else f"{100 * value:.{digits}f}%"
-
-
-def signed(value: float | None, digits: int = 3) -> str:
-    return NONE if value is None else f"{value:+.{digits}f}"
-
-
-def count(value: int | Decimal | None) -> str:
-    return NONE if value is None else f"{int(value):,}"
-
-
-def cost(value: Decimal | float | None) -> str:
-    if value is None:
-        return "no price set"
-    if value >= 1 or value == 0:
-        return f"${value:,.2f}"
-    return f"${value:.6f}".rstrip("0")  # cents are too coarse for single calls
-
-
-def milliseconds(value: float | None) -> str:
-    if value is None:
-        return NONE
-    return f"{value / 1000:,.2f} s" if value >= 1000 else f"{value:,.1f} ms"
-
-
-def pvalue(value: float | None) -> str:
-    if value is None:
-        return NONE
-    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-
-
-def when(value: datetime | None) -> str:
-    return NONE if value is None else value.strftime("%Y-%m-%d %H:%M %Z").strip()
-
-
-def duration(value: timedelta | None) -> str:
-    if value is None:
-        return NONE
-    seconds = value.total_seconds()
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min {seconds} s"
 
 
 def scale(value: float, low: float, high: float, pixels: float) -> float:
