@@ -142,3 +142,48 @@ def gate(document: dict[str, Any], *, enforce: bool) -> None:
             f"gate failed on {', '.join(document['failed'])} (alpha {document['alpha']}, "
             f"{document['correction']} correction, missing cases: {document['missing']})"
         )
+
+
+def plan(
+    conn: psycopg.Connection,
+    baseline: int,
+    detect: float,
+    alpha: float,
+    power: float,
+    like: int | None,
+    metrics: list[str],
+) -> dict[str, Any]:
+    """How many test cases a comparison against `baseline` needs to detect a drop of
+    `detect` (evaltool.plan_sample_size), per metric, as one document; `like`, a rerun
+    whose observed spread replaces the independent upper bound."""
+    labels = {}
+    for run_id in (baseline, like):
+        if run_id is None:
+            continue
+        labels[run_id] = queries.fetch_one(conn, "run_summary", {"run_id": run_id})
+        if labels[run_id] is None:
+            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+    params = {"baseline": baseline, "detect": detect, "alpha": alpha, "power": power, "like": like}
+    rows = queries.fetch_all(conn, "plan_sample_size", params)
+    unknown = sorted(set(metrics) - {r["metric"] for r in rows})
+    if unknown:
+        have = ", ".join(r["metric"] for r in rows) or "none"
+        raise EvaltoolError(
+            f"metric {', '.join(unknown)} is not scored in run {baseline} (scored: {have})"
+        )
+    return {
+        "baseline": _run(labels[baseline]),
+        "like": _run(labels[like]) if like is not None else None,
+        "detect": detect,
+        "alpha": alpha,
+        "power": power,
+        "metrics": [r for r in rows if not metrics or r["metric"] in metrics],
+    }
+
+
+def _run(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in ("run_id", "model", "dataset", "dataset_version")}
+
+
+def _run(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in ("run_id", "model", "dataset", "dataset_version")}

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -73,6 +74,20 @@ def find(conn: psycopg.Connection, ref: DatasetRef, *, deleted: bool = False) ->
     if row is None or (row[2] is not None and not deleted):
         raise EvaltoolError(f"no dataset {ref}: see evaltool datasets list")
     return Dataset(row[0], DatasetRef(ref.name, row[1], ref.project))
+
+
+def listing(
+    conn: psycopg.Connection, project: str | None, *, deleted: bool = False
+) -> list[dict[str, Any]]:
+    """Datasets with their number of test cases, newest first; deleted ones too if asked."""
+    return queries.fetch_all(conn, "dataset_list", {"project": project, "all": deleted})
+
+
+def summary(conn: psycopg.Connection, dataset: Dataset) -> dict[str, Any]:
+    """A dataset's test cases by origin, top tags and runs."""
+    info = queries.fetch_one(conn, "dataset_show", {"dataset_id": dataset.id})
+    assert info is not None  # the dataset was found
+    return info
 
 
 def export_lines(conn: psycopg.Connection, dataset: Dataset) -> Generator[str, None, None]:

@@ -11,24 +11,15 @@ score's details; a reply without a verdict gives no score for that case.
 import asyncio
 import json
 import re
-from collections.abc import Coroutine
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import psycopg
-from jinja2 import Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
-from evaltool import adapters, db, queries
-from evaltool.adapters import CallError
+from evaltool import adapters, db
+from evaltool.calls import as_text, ask, gather_or_cancel, judge_model, rubric
 from evaltool.errors import EvaltoolError
 from evaltool.pyscorers import Case
-from evaltool.runner import backoff
-
-T = TypeVar("T")
 
 CONCURRENCY = 8
-ATTEMPTS = 4
 PASS_AT = 0.7  # share of the scale a score needs to pass when the judge says no verdict
 
 DEFAULT_RUBRIC = """\
@@ -86,89 +77,44 @@ def parse_verdict(text: str, scale: float = 10.0) -> dict[str, Any] | None:
 
 async def llm_judge(cases: list[Case], arg: str | None) -> list[dict[str, Any] | None]:
     """Grade each case with the model named in ARG (MODEL[:RUBRIC_FILE])."""
+    return await prepare(arg)(cases, arg)
+
+
+def prepare(arg: str | None) -> Callable[[list[Case], str | None], Awaitable[list[Any]]]:
+    """llm_judge with its judge model and rubric resolved once, for all the batches of one
+    scoring (pyscorers.score calls this before the first batch)."""
     model, _, rubric_file = (arg or "").partition(":")
     if not model:
         raise EvaltoolError("llm_judge needs a model: --metric llm_judge:MODEL[:RUBRIC.j2]")
     template = rubric(rubric_file, DEFAULT_RUBRIC, "llm_judge")
     with db.connect() as conn:
         snapshot, params = judge_model(conn, model, "llm_judge")
-    adapter = adapters.create(snapshot, params, CONCURRENCY)
-    gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def grade(case: Case) -> dict[str, Any] | None:
-        prompt = template.render(
-            input=as_text(case.input),
-            expected=as_text(case.expected),
-            output=case.output_text or "",
-        )
-        async with gate:
-            reply = await ask(adapter, prompt, "llm_judge")
-        verdict = parse_verdict(reply)
-        if verdict is None:
-            return None
-        details = {"judge": model, "reason": verdict.pop("reason"), "reply": reply[:2000]}
-        return {**verdict, "details": details}
+    async def grade_batch(cases: list[Case], _arg: str | None) -> list[dict[str, Any] | None]:
+        adapter = adapters.create(snapshot, params, CONCURRENCY)
+        gate = asyncio.Semaphore(CONCURRENCY)
 
-    try:
-        return await gather_or_cancel([grade(c) for c in cases])
-    finally:
-        await adapter.aclose()
+        async def grade(case: Case) -> dict[str, Any] | None:
+            prompt = template.render(
+                input=as_text(case.input),
+                expected=as_text(case.expected),
+                output=case.output_text or "",
+            )
+            async with gate:
+                reply = await ask(adapter, prompt, "llm_judge")
+            verdict = parse_verdict(reply)
+            if verdict is None:
+                return None
+            details = {"judge": model, "reason": verdict.pop("reason"), "reply": reply[:2000]}
+            return {**verdict, "details": details}
+
+        try:
+            return await gather_or_cancel([grade(c) for c in cases])
+        finally:
+            await adapter.aclose()
+
+    return grade_batch
 
 
 llm_judge.version = "1"  # type: ignore[attr-defined]
-
-
-async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
-    """The results of all calls; on the first failure the others are cancelled and waited
-    for, so that no call outlives the adapter it uses."""
-    tasks = [asyncio.ensure_future(call) for call in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
-async def ask(adapter: adapters.Adapter, prompt: str, who: str) -> str:
-    """The judge's reply to one prompt, retried on rate limits and server errors; a call
-    that still fails raises EvaltoolError naming `who` asked."""
-    for attempt in range(ATTEMPTS):
-        try:
-            result = await adapter.call(prompt)
-            return result.output_text or ""
-        except CallError as exc:
-            if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1:
-                raise EvaltoolError(f"{who}: the judge's call failed: {exc}") from exc
-            await asyncio.sleep(backoff(attempt + 1, exc.retry_after))
-    raise AssertionError("unreachable")
-
-
-def rubric(path: str | None, default: str, who: str) -> Template:
-    """The rubric template in file `path`, or `default`, in a sandbox: rubrics are user files."""
-    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    try:
-        source = Path(path).read_text(encoding="utf-8") if path else default
-        return env.from_string(source)
-    except OSError as exc:
-        raise EvaltoolError(f"{who}: cannot read rubric {path}: {exc.strerror}") from exc
-    except TemplateError as exc:
-        raise EvaltoolError(f"{who}: rubric {path}: {exc}") from exc
-
-
-def judge_model(
-    conn: psycopg.Connection, name: str, who: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The snapshot and current parameters of the registered model `name`."""
-    row = conn.execute(queries.get("judge_model"), {"model": name}).fetchone()
-    if row is None:
-        raise EvaltoolError(f"{who}: no model named {name!r}: see evaltool models list")
-    return row[0], row[1]
-
-
-def as_text(value: Any) -> str:
-    """A JSON value as the judge reads it: strings as they are, the rest as JSON."""
-    if value is None:
-        return "(none)"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+llm_judge.prepare = prepare  # type: ignore[attr-defined]

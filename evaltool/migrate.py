@@ -91,6 +91,18 @@ def status(conn: psycopg.Connection) -> MigrationStatus:
     return MigrationStatus(applied=applied, pending=pending)
 
 
+def server_info(conn: psycopg.Connection) -> tuple[str, str, str, str]:
+    """The server's version text, the database, its user and evaltool's user."""
+    info = conn.execute(queries.get("server_info")).fetchone()
+    assert info is not None
+    return info
+
+
+def row_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Rows per table of schema evaltool (estimates for large tables, as the query says)."""
+    return dict(conn.execute(queries.get("table_row_counts")).fetchall())
+
+
 def apply_definitions(conn: psycopg.Connection) -> list[str]:
     """Run the sql/ files in name order, in one transaction. Returns the names applied.
 

@@ -22,6 +22,16 @@ _LOCAL_ADAPTERS = {"python", "command"}
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"}
 
 
+def listing(conn: psycopg.Connection, *, deleted: bool = False) -> list[dict[str, Any]]:
+    """Models with the price and parameters in force now."""
+    return queries.fetch_all(conn, "model_list", {"all": deleted})
+
+
+def summary(conn: psycopg.Connection, name: str) -> dict[str, Any] | None:
+    """A model with the history of its prices and parameters; None if there is none."""
+    return queries.fetch_one(conn, "model_show", {"name": name})
+
+
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     """k=v arguments as a JSON object; values that read as JSON (0.2, true, [..]) are typed."""
     params: dict[str, Any] = {}

@@ -20,8 +20,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from evaltool import adapters, queries
+from evaltool.calls import as_text, ask, gather_or_cancel, judge_model, rubric
 from evaltool.errors import EvaltoolError
-from evaltool.judge import as_text, ask, gather_or_cancel, judge_model, rubric
 
 BATCH = 64
 WHO = "preferences judge"
@@ -110,6 +110,27 @@ class _Pair:
     a_text: str
     b: int
     b_text: str
+
+
+def run_datasets(conn: psycopg.Connection, run_a: int, run_b: int) -> tuple[int | None, int | None]:
+    """The dataset of each run, None for a run that does not exist."""
+    row = conn.execute(queries.get("preference_runs"), {"run_a": run_a, "run_b": run_b}).fetchone()
+    assert row is not None  # one row, a dataset id or NULL for each run
+    return row[0], row[1]
+
+
+def judgment_summary(
+    conn: psycopg.Connection,
+    query: str,
+    *,
+    judge_kind: str | None,
+    judge: str | None,
+    dataset_id: int | None,
+) -> list[dict[str, Any]]:
+    """The rows of a judgment summary query (preference_win_rates, preference_ratings)
+    for the judgments of one kind, judge or dataset (None: all)."""
+    params = {"judge_kind": judge_kind, "judge": judge, "dataset_id": dataset_id}
+    return queries.fetch_all(conn, query, params)
 
 
 def count_pairs(

@@ -21,7 +21,7 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -105,12 +105,17 @@ def score(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: s
     Runs in the caller's transaction: nothing is written unless every batch succeeds.
     """
     conn.execute(queries.get("pyscore_stage"))
+    # A scorer may resolve what it needs once for the whole run (llm_judge: its model).
+    prepare = getattr(scorer.function, "prepare", None)
+    if prepare is not None:
+        scorer = replace(scorer, function=_prepared(scorer, prepare))
     with conn.cursor(name="evaltool_pyscore") as source:
         source.itersize = BATCH
         source.execute(queries.get("pyscore_cases"), {"run_id": run_id})
         while rows := source.fetchmany(BATCH):
+            # an error response fails, and has no value: an error is not a score of 0
             failed = [
-                (r[0], 0.0, False, Jsonb({"error": "the call failed"})) for r in rows if not r[1]
+                (r[0], None, False, Jsonb({"error": "the call failed"})) for r in rows if not r[1]
             ]
             cases = [Case(r[0], *r[2:]) for r in rows if r[1]]
             results = _call(scorer, cases) if cases else []
@@ -123,6 +128,15 @@ def score(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: s
                     copy.write_row(row)
     params = {"metric": metric, "scorer": scorer.label, "version": scorer.version}
     return conn.execute(queries.get("pyscore_write"), params).rowcount
+
+
+def _prepared(scorer: PythonScorer, prepare: Callable[..., Any]) -> Callable[..., Any]:
+    try:
+        return prepare(scorer.arg)
+    except EvaltoolError:
+        raise
+    except Exception as exc:  # the scorer's own failure, reported as such
+        raise EvaltoolError(f"scorer {scorer.label} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _call(scorer: PythonScorer, cases: list[Case]) -> list[Any]:

@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from evaltool import datasets, queries
 from evaltool.errors import EvaltoolError
+from evaltool.runfilter import RunFilter
 
 
 @dataclass(frozen=True)
@@ -150,3 +151,14 @@ def resolve(conn: psycopg.Connection, ref: str) -> int:
     if row is None:
         raise EvaltoolError(f"{ref!r} is neither a run id nor a model with a completed run")
     return int(row[0])
+
+
+def find(conn: psycopg.Connection, found: RunFilter, limit: int) -> list[dict[str, Any]]:
+    """The runs a filter matches, newest first, at most `limit`."""
+    return queries.fetch_all(conn, "runs_find", {**found.params(), "limit": limit})
+
+
+def delete(conn: psycopg.Connection, ids: list[int]) -> list[int]:
+    """Delete runs with their responses and scores, in one transaction; the ids deleted."""
+    with conn.transaction():
+        return [r[0] for r in conn.execute(queries.get("runs_delete"), {"ids": ids})]

@@ -43,6 +43,17 @@ def broken(cases, arg):
 
 def explodes(cases, arg):
     raise ValueError("no model file")
+
+PREPARED = []
+
+def judged(cases, arg):
+    raise AssertionError("prepare() gives the function that scores")
+
+def prepare_judged(arg):
+    PREPARED.append(arg)
+    return lambda cases, arg: [len(c.output_text) for c in cases]
+
+judged.prepare = prepare_judged
 '''
 
 
@@ -85,7 +96,7 @@ def test_a_module_function_scores_in_batches(
     assert result.exit_code == 0, result.output
     got = scores(conn, run_id, metric)
     assert len(got) == n - 1  # c1 has no expected answer: no score
-    assert got[0][:3] == ("c0", 0.0, False)  # an error response fails, unseen by the scorer
+    assert got[0][:3] == ("c0", None, False)  # an error fails, has no value, is unseen
     assert got[1] == ("c2", 0.5, True, f"python:{scorer_module}:length_ratio", "3", {"chars": 2})
     module = sys.modules[scorer_module]
     assert module.BATCHES == [499, 500, 200]  # batches of 500 responses, less the error
@@ -191,10 +202,25 @@ def test_llm_judge_grades_through_a_registered_model(
     assert [(r[0], r[1], r[2], r[3]) for r in got] == [
         ("a", 0.9, True, "llm_judge"),
         ("b", 0.2, False, "llm_judge"),
-        ("c", 0.0, False, "llm_judge"),
+        ("c", None, False, "llm_judge"),  # an error response: failed, no value
     ]
     assert got[1][5]["reason"] == "differ" and got[1][5]["judge"] == "judge"
 
     nomodel = run_cli("score", str(run_id), "--metric", "llm_judge:nobody")
     assert nomodel.exit_code == 2
     assert "llm_judge: no model named 'nobody'" in nomodel.stderr
+
+
+def test_a_scorer_prepares_once_for_all_batches(
+    run_cli: RunCli, conn: psycopg.Connection, scorer_module: str
+) -> None:
+    """What a scorer resolves in prepare() (llm_judge: its model and rubric) is resolved
+    once per scoring, not once per batch."""
+    (run_id,) = make_runs(conn, [{"outputs": ["abc"]}] * 1200, runs=1)
+    result = run_cli("score", str(run_id), "--metric", f"python:{scorer_module}:judged:x")
+    assert result.exit_code == 0, result.output
+    assert sys.modules[scorer_module].PREPARED == ["x"]
+    assert {r[1] for r in scores(conn, run_id, f"python:{scorer_module}:judged:x")} == {3.0}
+    from evaltool import judge
+
+    assert judge.llm_judge.prepare is judge.prepare  # type: ignore[attr-defined]

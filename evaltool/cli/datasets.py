@@ -4,10 +4,9 @@ import sys
 from pathlib import Path
 
 import click
-from psycopg.rows import dict_row
 
 from evaltool import datasets as ds
-from evaltool import db, queries
+from evaltool import db
 from evaltool.cli.output import echo_json, echo_table, json_option, output_option, write_lines
 from evaltool.errors import EvaltoolError
 
@@ -39,10 +38,7 @@ def list_(project: str | None, show_all: bool, as_json: bool) -> None:
         evaltool datasets list --project search --json
     """
     with db.connect() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        rows = cur.execute(
-            queries.get("dataset_list"), {"project": project, "all": show_all}
-        ).fetchall()
+        rows = ds.listing(conn, project, deleted=show_all)
     if as_json:
         echo_json(rows)
         return
@@ -74,9 +70,7 @@ def show(dataset: str, project: str | None, as_json: bool) -> None:
     """
     with db.connect() as conn:
         found = ds.find(conn, ds.DatasetRef.parse(dataset, project), deleted=True)
-        cur = conn.cursor(row_factory=dict_row)
-        info = cur.execute(queries.get("dataset_show"), {"dataset_id": found.id}).fetchone()
-        assert info is not None
+        info = ds.summary(conn, found)
     if as_json:
         echo_json(info)
         return

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from evaltool import config, embedded, queries
+from evaltool import config, embedded
 from evaltool import db as database
 from evaltool import migrate as migrations
 from evaltool.cli.output import json_option
@@ -183,12 +183,9 @@ def health(as_json: bool) -> None:
         evaltool db health --json | jq .tables
     """
     with database.connect() as conn:
-        info = conn.execute(queries.get("server_info")).fetchone()
-        assert info is not None
+        info = migrations.server_info(conn)
         state = migrations.status(conn)
-        tables: dict[str, int] = {}
-        if state.applied:
-            tables = dict(conn.execute(queries.get("table_row_counts")).fetchall())
+        tables = migrations.row_counts(conn) if state.applied else {}
     server_version, _, dbname, db_user = info
     if as_json:
         click.echo(

@@ -4,9 +4,8 @@ import json
 from datetime import datetime
 
 import click
-from psycopg.rows import dict_row
 
-from evaltool import db, display, models, queries
+from evaltool import db, display, models
 from evaltool.cli.output import echo_json, echo_table, json_option, renamed
 from evaltool.errors import EvaltoolError
 
@@ -130,8 +129,7 @@ def list_(show_all: bool, as_json: bool) -> None:
         evaltool models list --json
     """
     with db.connect() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        rows = cur.execute(queries.get("model_list"), {"all": show_all}).fetchall()
+        rows = models.listing(conn, deleted=show_all)
     if as_json:
         echo_json(rows)
         return
@@ -166,8 +164,7 @@ def show(name: str, as_json: bool) -> None:
         evaltool models show gpt-4o
     """
     with db.connect() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        info = cur.execute(queries.get("model_show"), {"name": name}).fetchone()
+        info = models.summary(conn, name)
     if info is None:
         raise EvaltoolError(f"no model named {name!r}: see evaltool models list")
     if as_json:

@@ -3,12 +3,10 @@
 from typing import Any
 
 import click
-import psycopg
-from psycopg.rows import dict_row
 
-from evaltool import db, display, queries, runs
+from evaltool import compare as comparing
+from evaltool import db, display, runs
 from evaltool.cli.output import echo_json, echo_table, json_option
-from evaltool.errors import EvaltoolError
 
 _probability = click.FloatRange(0, 1, min_open=True, max_open=True)
 
@@ -74,56 +72,11 @@ def plan(
     with db.connect() as conn:
         baseline = runs.resolve(conn, baseline_ref)
         like = runs.resolve(conn, like_ref) if like_ref is not None else None
-        result = _plan(conn, baseline, detect, alpha, power, like, list(metrics))
+        result = comparing.plan(conn, baseline, detect, alpha, power, like, list(metrics))
     if as_json:
         echo_json(result)
     else:
         _table(result)
-
-
-def _plan(
-    conn: psycopg.Connection,
-    baseline: int,
-    detect: float,
-    alpha: float,
-    power: float,
-    like: int | None,
-    metrics: list[str],
-) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        labels = {}
-        for run_id in (baseline, like):
-            if run_id is None:
-                continue
-            labels[run_id] = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
-            if labels[run_id] is None:
-                raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
-        params = {
-            "baseline": baseline,
-            "detect": detect,
-            "alpha": alpha,
-            "power": power,
-            "like": like,
-        }
-        rows = cur.execute(queries.get("plan_sample_size"), params).fetchall()
-    unknown = sorted(set(metrics) - {r["metric"] for r in rows})
-    if unknown:
-        have = ", ".join(r["metric"] for r in rows) or "none"
-        raise EvaltoolError(
-            f"metric {', '.join(unknown)} is not scored in run {baseline} (scored: {have})"
-        )
-    return {
-        "baseline": _run(labels[baseline]),
-        "like": _run(labels[like]) if like is not None else None,
-        "detect": detect,
-        "alpha": alpha,
-        "power": power,
-        "metrics": [r for r in rows if not metrics or r["metric"] in metrics],
-    }
-
-
-def _run(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: summary[k] for k in ("run_id", "model", "dataset", "dataset_version")}
 
 
 def _label(run: dict[str, Any]) -> str:

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 import psycopg
-from psycopg.rows import dict_row
 
-from evaltool import datasets, db, display, pairwise, queries, runs
+from evaltool import datasets, db, display, pairwise, runs
 from evaltool.cli.output import (
     echo_json,
     echo_table,
@@ -172,9 +171,7 @@ def _two_runs(
         raise EvaltoolError(f"RUN_A and RUN_B are both run {a}: name two runs")
     counts = pairwise.count_pairs(conn, a, b, judge)
     if not counts[0]:
-        row = conn.execute(queries.get("preference_runs"), {"run_a": a, "run_b": b}).fetchone()
-        assert row is not None  # one row, a dataset id or NULL for each run
-        for run_id, dataset_id in zip((a, b), row, strict=True):
+        for run_id, dataset_id in zip((a, b), pairwise.run_datasets(conn, a, b), strict=True):
             if dataset_id is None:
                 raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
         raise EvaltoolError(f"runs {a} and {b} answered no test case in common")
@@ -207,9 +204,9 @@ def _judgments(
                 if dataset:
                     ref = datasets.DatasetRef.parse(dataset, project)
                     dataset_id = datasets.find(conn, ref).id
-                params = {"judge_kind": judge_kind, "judge": judge, "dataset_id": dataset_id}
-                with conn.cursor(row_factory=dict_row) as cur:
-                    rows = cur.execute(queries.get(query), params).fetchall()
+                rows = pairwise.judgment_summary(
+                    conn, query, judge_kind=judge_kind, judge=judge, dataset_id=dataset_id
+                )
             for note in notes(rows) if notes else []:
                 click.echo(note, err=True)
             if as_json:

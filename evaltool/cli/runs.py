@@ -1,9 +1,8 @@
 """`evaltool runs`: list, show, search and delete runs."""
 
 import click
-from psycopg.rows import dict_row
 
-from evaltool import db, display, queries, runfilter, runs
+from evaltool import db, display, runfilter, runs
 from evaltool.cli.output import echo_json, echo_table, json_option
 from evaltool.errors import EvaltoolError
 from evaltool.runfilter import RunFilter
@@ -158,8 +157,7 @@ def delete(run_refs: tuple[str, ...], yes: bool) -> None:
                 f"Delete run(s) {', '.join(map(str, ids))} with their responses and scores?",
                 abort=True,
             )
-        with conn.transaction():
-            deleted = [r[0] for r in conn.execute(queries.get("runs_delete"), {"ids": ids})]
+        deleted = runs.delete(conn, ids)
     missing = sorted(set(ids) - set(deleted))
     if deleted:
         click.echo(f"deleted run(s) {', '.join(map(str, sorted(deleted)))}")
@@ -168,8 +166,8 @@ def delete(run_refs: tuple[str, ...], yes: bool) -> None:
 
 
 def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
-    with db.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(queries.get("runs_find"), {**found.params(), "limit": limit}).fetchall()
+    with db.connect() as conn:
+        rows = runs.find(conn, found, limit)
     if as_json:
         echo_json(rows)
         return

@@ -5,8 +5,13 @@ then the statement, as in procrastinate's queries.sql. Names are unique across f
 """
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
 
 _HEADER = re.compile(r"^-- ([a-z][a-z0-9_]*) --$", re.MULTILINE)
 
@@ -41,6 +46,22 @@ def _all() -> dict[str, str]:
 def get(name: str) -> str:
     """The statement of the named query."""
     return _all()[name]
+
+
+def fetch_all(
+    conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of the named query, as dicts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(get(name), params).fetchall()
+
+
+def fetch_one(
+    conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The first row of the named query, as a dict, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(get(name), params).fetchone()
 
 
 def names() -> list[str]:

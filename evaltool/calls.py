@@ -1,0 +1,79 @@
+"""Asking a model outside a run, as the judges do: one prompt with retries on rate limits
+and server errors, many prompts together, the rubric a prompt is rendered from, and the
+registered model that answers. llm_judge (judge.py) and pairwise judging (pairwise.py)
+share them; backoff is the runner's too."""
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from jinja2 import Template, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from evaltool import adapters, queries
+from evaltool.adapters import CallError
+from evaltool.errors import EvaltoolError
+from evaltool.runner import backoff
+
+T = TypeVar("T")
+
+ATTEMPTS = 4
+
+
+async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """The results of all calls; on the first failure the others are cancelled and waited
+    for, so that no call outlives the adapter it uses."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def ask(adapter: adapters.Adapter, prompt: str, who: str) -> str:
+    """The judge's reply to one prompt, retried on rate limits and server errors; a call
+    that still fails raises EvaltoolError naming `who` asked."""
+    for attempt in range(ATTEMPTS):
+        try:
+            result = await adapter.call(prompt)
+            return result.output_text or ""
+        except CallError as exc:
+            if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1:
+                raise EvaltoolError(f"{who}: the judge's call failed: {exc}") from exc
+            await asyncio.sleep(backoff(attempt + 1, exc.retry_after))
+    raise AssertionError("unreachable")
+
+
+def rubric(path: str | None, default: str, who: str) -> Template:
+    """The rubric template in file `path`, or `default`, in a sandbox: rubrics are user files."""
+    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+    try:
+        source = Path(path).read_text(encoding="utf-8") if path else default
+        return env.from_string(source)
+    except OSError as exc:
+        raise EvaltoolError(f"{who}: cannot read rubric {path}: {exc.strerror}") from exc
+    except TemplateError as exc:
+        raise EvaltoolError(f"{who}: rubric {path}: {exc}") from exc
+
+
+def judge_model(
+    conn: psycopg.Connection, name: str, who: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The snapshot and current parameters of the registered model `name`."""
+    row = conn.execute(queries.get("judge_model"), {"model": name}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"{who}: no model named {name!r}: see evaltool models list")
+    return row[0], row[1]
+
+
+def as_text(value: Any) -> str:
+    """A JSON value as the judge reads it: strings as they are, the rest as JSON."""
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
