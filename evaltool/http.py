@@ -153,7 +153,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[Response, bool]:
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     total = 0
     while True:
         size_line = await reader.readuntil(b"\r\n")

@@ -71,7 +71,7 @@ def parse_verdict(text: str, scale: float = 10.0) -> dict[str, Any] | None:
         passed = None if value is None else value >= PASS_AT
     if value is None and passed is None:
         return None
-    return {"value": value if value is not None else float(passed), "passed": passed,
+    return {"value": value if value is not None else float(bool(passed)), "passed": passed,
             "reason": reason}  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 import sys
 import time
+from typing import Self
 
 
 class _StatusLine:
@@ -13,7 +14,7 @@ class _StatusLine:
         self._start = time.monotonic()
         self._drawn = 0.0
 
-    def __enter__(self) -> "_StatusLine":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

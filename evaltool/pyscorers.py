@@ -165,6 +165,8 @@ def _row(scorer: PythonScorer, case: Case, result: Any) -> tuple[Any, ...] | Non
     """One result as a score row, or None for no score."""
     if result is None:
         return None
+    value: float | None
+    passed: bool | None
     details: Any = {}
     if isinstance(result, bool):
         value, passed = float(result), result

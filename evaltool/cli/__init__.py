@@ -26,11 +26,20 @@ USER_SQLSTATES = {"22023", "0A000"}
 
 
 class UserError(click.ClickException):
-    """An EvaltoolError on its way out: `Error: message` on stderr and its exit code."""
+    """An EvaltoolError on its way out: `Error: message` on stderr and exit code 2."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 2
+
+
+class CheckError(UserError):
+    """A failed check or gate on its way out: exit code 1."""
+
+    exit_code = 1
+
+
+def user_error(message: str, exit_code: int) -> UserError:
+    """The Click exception that prints `message` and exits with `exit_code` (1 or 2)."""
+    return (CheckError if exit_code == 1 else UserError)(message)
 
 
 class EvaltoolGroup(click.Group):
@@ -44,15 +53,15 @@ class EvaltoolGroup(click.Group):
             return super().invoke(ctx)
         except EvaltoolError as exc:
             self._debug(ctx)
-            raise UserError(str(exc), exc.exit_code) from exc
+            raise user_error(str(exc), exc.exit_code) from exc
         except psycopg.Error as exc:
             self._debug(ctx)
             if exc.sqlstate in USER_SQLSTATES:
                 # Raised by evaltool's own SQL functions about what the user asked for.
                 hint = exc.diag.message_hint or exc.diag.message_detail
                 message = first_line(exc) + (f" ({hint})" if hint else "")
-                raise UserError(message, 2) from exc
-            raise UserError(f"database error: {first_line(exc)}", 1) from exc
+                raise user_error(message, 2) from exc
+            raise user_error(f"database error: {first_line(exc)}", 1) from exc
 
     @staticmethod
     def _debug(ctx: click.Context) -> None:

@@ -138,8 +138,9 @@ def run(
                 _prepared(target, as_json)
                 return
         else:
-            run_id = resume if resume is not None else worker
-            assert run_id is not None
+            given = resume if resume is not None else worker
+            assert given is not None  # checked with the options above
+            run_id = given
             if retry_errors:
                 runs.requeue_errors(conn, run_id)
             target = runs.target(conn, run_id)

@@ -54,7 +54,8 @@ def leaderboard_report(
     params = {"dataset": dataset, "metrics": metrics or None}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.get("report_leaderboard"), params).fetchall()
-        refreshed = cur.execute(queries.get("report_last_refresh")).fetchone()["refreshed_at"]
+        last = cur.execute(queries.get("report_last_refresh")).fetchone()
+        refreshed = last["refreshed_at"] if last else None
     boards: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         boards.setdefault((row["dataset"], row["dataset_version"], row["metric"]), []).append(row)

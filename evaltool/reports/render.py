@@ -48,7 +48,9 @@ def render(kind: str, fmt: str, document: dict[str, Any], template_dir: Path | N
     except jinja2.TemplateNotFound as exc:
         raise EvaltoolError(f"no report template {exc.name}") from exc
     except jinja2.TemplateError as exc:
-        where = f"{exc.filename}:{exc.lineno}: " if hasattr(exc, "lineno") else ""
+        where = (
+            f"{exc.filename}:{exc.lineno}: " if isinstance(exc, jinja2.TemplateSyntaxError) else ""
+        )
         raise EvaltoolError(f"report template error: {where}{exc}") from exc
 
 
