@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 # pip on some machines warns about every missing local index; keep its real errors only.
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: install demo migrate refresh test test-embedded test-pg15 lint format clean bench-load bench-run \
-	bench-score bench-verdicts
+.PHONY: install demo migrate refresh test test-embedded test-pg15 lint docs format clean bench-load \
+	bench-run bench-score bench-verdicts
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -86,9 +86,18 @@ bench-score: install
 bench-verdicts: install
 	$(BIN)/python bench/verdicts.py $(BENCH_ARGS)
 
+## lint: ruff, mypy over evaltool/, and the generated docs are current (docs/generate.py
+## --check reads the Click commands and the catalog of a scratch database on evaltool's
+## server; fix with make docs)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python docs/generate.py --check
+
+## docs: regenerate docs/cli.md, docs/schema.md and the scorer table of docs/scoring.md
+docs: install
+	$(BIN)/python docs/generate.py
 
 format: install
 	$(BIN)/ruff check --fix .
