@@ -10,27 +10,26 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from evaltool import queries
 from evaltool.adapters import Adapter, CallError, Result, estimate_tokens
+from evaltool.calls import backoff
 from evaltool.ratelimit import RateLimit
 
 FLUSH_ROWS = 500  # results a flush writes at most...
 FLUSH_S = 0.5  # ...and how long a finished result waits at most
 POLL_S = 1.0  # between claims that found nothing
-RETRY_BASE_S = 0.5
-RETRY_CAP_S = 30.0
-RETRY_AFTER_CAP_S = 600.0
 
 
 @dataclass
@@ -56,6 +55,41 @@ class Outcome:
     interrupted: bool = False
     fatal: str | None = None
     error_samples: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Response:
+    """One finished call, as a worker writes it: each field is the column of the same name
+    in the staging table pg_temp.evaltool_result (COPY names them from these fields)."""
+
+    prompt_id: int
+    status: str  # 'ok' or 'error'
+    output: str | None  # JSON text
+    output_text: str | None
+    error: str | None
+    latency_ms: float
+    input_tokens: int | None
+    output_tokens: int | None
+    tokens_estimated: bool
+    attempts: int
+    metadata: str  # JSON text
+    started_at: datetime
+
+    def values(self) -> tuple[Any, ...]:
+        """The field values, in the order of response_columns()."""
+        return tuple(getattr(self, name) for name in response_columns())
+
+
+@cache
+def response_columns() -> tuple[str, ...]:
+    """The staging table columns a Response fills, in its field order."""
+    return tuple(f.name for f in fields(Response))
+
+
+@cache
+def _result_copy() -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in response_columns())
+    return sql.SQL(queries.get("result_copy")).format(columns=columns)
 
 
 class _Fatal(Exception):
@@ -85,7 +119,7 @@ class Worker:
         self._rpm = RateLimit(options.rpm) if options.rpm else None
         self._tpm = RateLimit(options.tpm) if options.tpm else None
         self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-        self._results: list[tuple[Any, ...]] = []
+        self._results: list[Response] = []
         self._outstanding = 0  # claimed and not finished
         self._wake = asyncio.Event()
         self._stopping = False
@@ -186,7 +220,7 @@ class Worker:
             if len(self._results) >= FLUSH_ROWS or self._outstanding == 0:
                 self._wake.set()
 
-    async def _answer(self, prompt_id: int, input_text: str) -> tuple[Any, ...]:
+    async def _answer(self, prompt_id: int, input_text: str) -> Response:
         input = json.loads(input_text)
         attempts = 0
         while True:
@@ -225,9 +259,9 @@ class Worker:
             return
         rows, self._results = self._results, []
         async with self.conn.cursor() as cur:
-            async with cur.copy(queries.get("result_copy")) as copy:
+            async with cur.copy(_result_copy()) as copy:
                 for row in rows:
-                    await copy.write_row(row)
+                    await copy.write_row(row.values())
             await cur.execute(
                 queries.get("result_write"),
                 {"run_id": self.run_id, "worker": self.worker_id, "model_id": self.model_id},
@@ -239,15 +273,15 @@ class Worker:
         self.outcome.errors += len(written) - ok
         self.outcome.dropped += len(rows) - len(written)
         for row in rows:
-            if row[1] == "error" and len(self.outcome.error_samples) < 5:
-                self.outcome.error_samples.append(row[4])
+            if row.error is not None and len(self.outcome.error_samples) < 5:
+                self.outcome.error_samples.append(row.error)
         if self.on_written:
             self.on_written(ok, len(written) - ok)
 
 
 def _ok_row(
     prompt_id: int, result: Result, latency_ms: float, attempts: int, started: datetime
-) -> tuple[Any, ...]:
+) -> Response:
     try:
         output = _json_text(result.output)
         metadata = _json_text(result.metadata or {})
@@ -256,39 +290,38 @@ def _ok_row(
             prompt_id, f"output is not storable JSON: {exc}", latency_ms, attempts, started
         )
     text = result.output_text
-    return (
-        prompt_id,
-        "ok",
-        output,
-        _no_nul(text) if text is not None else None,
-        None,
-        latency_ms,
-        result.input_tokens,
-        result.output_tokens,
-        result.tokens_estimated,
-        attempts,
-        metadata,
-        started,
+    return Response(
+        prompt_id=prompt_id,
+        status="ok",
+        output=output,
+        output_text=_no_nul(text) if text is not None else None,
+        error=None,
+        latency_ms=latency_ms,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        tokens_estimated=result.tokens_estimated,
+        attempts=attempts,
+        metadata=metadata,
+        started_at=started,
     )
 
 
 def _error_row(
     prompt_id: int, message: str, latency_ms: float, attempts: int, started: datetime
-) -> tuple[Any, ...]:
-    message = _no_nul(message) or "error"
-    return (
-        prompt_id,
-        "error",
-        None,
-        None,
-        message,
-        latency_ms,
-        None,
-        None,
-        False,
-        attempts,
-        "{}",
-        started,
+) -> Response:
+    return Response(
+        prompt_id=prompt_id,
+        status="error",
+        output=None,
+        output_text=None,
+        error=_no_nul(message) or "error",
+        latency_ms=latency_ms,
+        input_tokens=None,
+        output_tokens=None,
+        tokens_estimated=False,
+        attempts=attempts,
+        metadata="{}",
+        started_at=started,
     )
 
 
@@ -312,14 +345,6 @@ def _strip_nul(value: Any) -> Any:
 
 def _no_nul(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
-def backoff(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter; never shorter than the server's Retry-After."""
-    delay = random.uniform(0, min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)))
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, RETRY_AFTER_CAP_S))
-    return delay
 
 
 def _dead_here(worker: str) -> bool:

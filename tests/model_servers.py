@@ -33,9 +33,15 @@ class ModelServer:
     """Serves /v1/chat/completions (OpenAI), /v1/messages (Anthropic) and
     /model/ID/converse (Bedrock) in a thread."""
 
-    def __init__(self, *, delay: float = 0.0, api_key: str | None = None) -> None:
+    def __init__(
+        self, *, delay: float = 0.0, api_key: str | None = None, hold_after: int | None = None
+    ) -> None:
         self.delay = delay
         self.api_key = api_key  # when set, requests without it get 401
+        # when set, requests after the first `hold_after` wait for release(): a worker can
+        # be stopped with calls in flight however slow the machine is
+        self.hold_after = hold_after
+        self._released = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -60,8 +66,13 @@ class ModelServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def release(self) -> None:
+        """Answer the held requests, and hold no more."""
+        self._released.set()
 
     def questions(self) -> list[str]:
         """The question of every request received, in order."""
@@ -83,6 +94,9 @@ class ModelServer:
                     "at": time.monotonic(),
                 }
             )
+            held = self.hold_after is not None and len(self.requests) > self.hold_after
+        if held:
+            self._released.wait(120)
         if self.delay:
             time.sleep(self.delay)
         auth = h.headers.get("x-api-key") if anthropic else h.headers.get("Authorization")

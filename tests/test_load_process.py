@@ -74,6 +74,21 @@ def test_memory_does_not_grow_with_the_file(db_url: str, tmp_path: Path) -> None
     assert growth_mb < 8, f"peak memory grew {growth_mb:.1f} MB for {size_mb:.0f} MB more input"
 
 
+def wait_for_copy(conn: psycopg.Connection) -> None:
+    """Return once another session of this database is running the staging COPY."""
+    deadline = time.monotonic() + 60  # not a measure: only so that a bug cannot hang the suite
+    while time.monotonic() < deadline:
+        (copying,) = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state = 'active'"
+            " AND query LIKE 'COPY pg_temp.evaltool_stage %%'"
+        ).fetchone()
+        if copying:
+            return
+        time.sleep(0.05)
+    raise AssertionError("no COPY began within 60 s")
+
+
 def test_interrupted_load_leaves_nothing(db_url: str, conn: psycopg.Connection) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "evaltool", "load", "prompts", "-", "-d", "qa"],
@@ -89,7 +104,7 @@ def test_interrupted_load_leaves_nothing(db_url: str, conn: psycopg.Connection) 
     for i in range(5_000):
         proc.stdin.write(json.dumps({"input": f"row {i}"}).encode() + b"\n")
     proc.stdin.flush()
-    time.sleep(1.5)  # the first blocks are in COPY by now; stdin stays open
+    wait_for_copy(conn)  # the first blocks are in COPY; stdin stays open
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0

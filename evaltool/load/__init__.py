@@ -77,7 +77,7 @@ def insert_or_explain(
         with conn.transaction():
             return conn.execute(query, params).rowcount
     except psycopg.Error as exc:
-        if exc.sqlstate == "EVL01":
+        if exc.sqlstate == "EVL01":  # DETAIL in load_reject's fixed words, never translated
             match = _STAGING_ROW.search(exc.diag.message_detail or "")
             assert match, exc.diag.message_detail
             raise InputError(
@@ -89,6 +89,9 @@ def insert_or_explain(
         raise
 
 
+Insert = Callable[[Stage, dict[str, object]], int]
+
+
 def load_rows(
     conn: psycopg.Connection,
     sources: Sequence[Source],
@@ -98,11 +101,14 @@ def load_rows(
     created: list[str],
     context: dict[str, int | None],
     rows_view: str,
-    insert: str,
+    insert: str | Insert,
     params: dict[str, object],
     skip_invalid: bool,
     rejects_path: Path | None,
     progress: Progress,
+    stage_inputs: Callable[[Stage], None] | None = None,
+    rows_rejects: str = "rows_rejects",
+    set_aside: Callable[[Stage], list[Reject]] | None = None,
 ) -> LoadSummary:
     """Stage JSON lines, check them through the named row view, run the named insert.
 
@@ -110,10 +116,18 @@ def load_rows(
     and the one-row `pg_temp.evaltool_load_context` made from `context` (project_id,
     dataset_id, run_id, run_b_id, model_id). With skip_invalid, bad lines go to the rejects file;
     otherwise the first one raises InputError. Runs inside the caller's transaction.
+
+    A load with more to do passes steps of its own: `stage_inputs` fills the stage (and
+    makes what the row view reads; the default stages the JSON Lines files), `rows_rejects`
+    names the query of the row view's bad lines, `set_aside` finds more lines to reject
+    under skip_invalid, and `insert` may be a function of the stage and the parameters.
     """
     start = time.monotonic()
     stage = Stage(conn)
-    stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+    if stage_inputs is None:
+        stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+    else:
+        stage_inputs(stage)
     firsts, names = zip(*stage.sources(), strict=True)
     conn.execute(
         queries.get("context_create"),
@@ -131,11 +145,15 @@ def load_rows(
     conn.execute(queries.get(rows_view))
     rejects = list(stage.rejects)
     if skip_invalid:
-        for ord, reason, text in conn.execute(queries.get("rows_rejects")):
+        for ord, reason, text in conn.execute(queries.get(rows_rejects)):
             rejects.append(Reject(ord, *stage.locate(ord), reason, text))
-    inserted = insert_or_explain(
-        conn, stage, queries.get(insert), {**params, "skip_invalid": skip_invalid}
-    )
+        if set_aside is not None:
+            rejects.extend(set_aside(stage))
+    params = {**params, "skip_invalid": skip_invalid}
+    if isinstance(insert, str):
+        inserted = insert_or_explain(conn, stage, queries.get(insert), params)
+    else:
+        inserted = insert(stage, params)
     conn.execute(queries.get("context_drop"))
     return finish(
         conn,

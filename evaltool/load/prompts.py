@@ -1,6 +1,5 @@
 """`evaltool load prompts`: test cases into a dataset."""
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import psycopg
 
 from evaltool import datasets, queries
 from evaltool.errors import EvaltoolError
-from evaltool.load import LoadSummary, finish, insert_or_explain
+from evaltool.load import LoadSummary, insert_or_explain, load_rows
 from evaltool.load.formats import JSONL_FORMATS, csv_records, detect, is_csv
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress, Reject, Stage
@@ -26,65 +25,65 @@ def load_prompts(
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load test cases from JSON Lines or CSV inputs into a dataset, in one transaction."""
-    start = time.monotonic()
     csv_inputs = [is_csv(source) for source in sources]
     use_csv = fmt == "csv" or (fmt == "auto" and all(csv_inputs))
     if fmt == "auto" and any(csv_inputs) and not all(csv_inputs):
         raise EvaltoolError("CSV and JSON Lines inputs mixed: load them separately")
     with conn.transaction():
         dataset = datasets.ensure(conn, ref)
-        stage = Stage(conn)
-        if use_csv:
-            for source in sources:
-                stage.copy_records(source, csv_records(source, csv_map or {}), progress)
-        else:
-            stage.copy_files(sources, progress, skip_invalid=skip_invalid)
-        conn.execute(queries.get(_docs_view(conn, "evaltool" if use_csv else fmt)))
-        conn.execute(queries.get("prompt_rows_create"))
+        skip: list[int] = []  # lines set aside for their id, left out of the insert
 
-        rejects = list(stage.rejects)
-        skip: list[int] = []
-        if skip_invalid:
-            for ord, reason, text in conn.execute(queries.get("prompt_rejects"), {"limit": None}):
-                rejects.append(Reject(ord, *stage.locate(ord), reason, text))
+        def stage_inputs(stage: Stage) -> None:
+            if use_csv:
+                for source in sources:
+                    stage.copy_records(source, csv_records(source, csv_map or {}), progress)
+            else:
+                stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+            conn.execute(queries.get(_docs_view(conn, "evaltool" if use_csv else fmt)))
+
+        def set_aside(stage: Stage) -> list[Reject]:
+            rejects = []
             for ord, external_id, other in _id_conflicts(conn, dataset.id):
-                rejects.append(
-                    Reject(
-                        ord, *stage.locate(ord), _id_reason(stage, dataset, external_id, other), ""
-                    )
-                )
+                reason = _id_reason(stage, dataset, external_id, other)
+                rejects.append(Reject(ord, *stage.locate(ord), reason, ""))
                 skip.append(ord)
+            return rejects
 
-        def explain(exc: psycopg.Error) -> str | None:
-            if exc.diag.constraint_name != "prompt_dataset_external_id_key":
-                return None
-            ord, external_id, other = next(iter(_id_conflicts(conn, dataset.id)))
-            return f"{stage.where(ord)}: {_id_reason(stage, dataset, external_id, other)}"
+        def insert(stage: Stage, params: dict[str, object]) -> int:
+            def explain(exc: psycopg.Error) -> str | None:
+                if exc.diag.constraint_name != "prompt_dataset_external_id_key":
+                    return None
+                ord, external_id, other = next(iter(_id_conflicts(conn, dataset.id)))
+                return f"{stage.where(ord)}: {_id_reason(stage, dataset, external_id, other)}"
 
-        params = {"dataset_id": dataset.id, "skip_invalid": skip_invalid, "skip": skip}
-        insert = queries.get("prompt_insert")
-        inserted = None
-        if _is_empty(conn, dataset.id):
-            try:  # nothing to collide with but repeats inside the input: try without ON CONFLICT
-                inserted = insert_or_explain(conn, stage, insert, params, explain)
-            except psycopg.errors.UniqueViolation as exc:
-                if exc.diag.constraint_name != "prompt_dataset_hash_key":
-                    raise
-        if inserted is None:
-            deduplicated = f"{insert}\n{queries.get('prompt_on_conflict')}"
-            inserted = insert_or_explain(conn, stage, deduplicated, params, explain)
-        return finish(
+            params = {**params, "skip": skip}
+            statement = queries.get("prompt_insert")
+            if _is_empty(conn, dataset.id):
+                try:  # nothing to collide with but repeats inside the input: no ON CONFLICT
+                    return insert_or_explain(conn, stage, statement, params, explain)
+                except psycopg.errors.UniqueViolation as exc:
+                    if exc.diag.constraint_name != "prompt_dataset_hash_key":
+                        raise
+            deduplicated = f"{statement}\n{queries.get('prompt_on_conflict')}"
+            return insert_or_explain(conn, stage, deduplicated, params, explain)
+
+        return load_rows(
             conn,
-            stage,
+            sources,
             kind="prompts",
             target=f"dataset {dataset.ref}",
-            files=len(sources),
-            inserted=inserted,
-            rejects=rejects,
-            rejects_path=rejects_path,
             created=[f"project {ref.project}"] * dataset.project_created
             + [f"dataset {dataset.ref}"] * dataset.created,
-            start=start,
+            context={"dataset_id": dataset.id},
+            rows_view="prompt_rows_create",
+            insert=insert,
+            params={"dataset_id": dataset.id},
+            skip_invalid=skip_invalid,
+            rejects_path=rejects_path,
+            progress=progress,
+            stage_inputs=stage_inputs,
+            rows_rejects="prompt_rejects",
+            set_aside=set_aside,
         )
 
 

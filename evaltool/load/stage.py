@@ -1,8 +1,10 @@
 """The staging table of one load: the inputs go in through COPY, one row per input line.
 
 Rows are numbered by `ord` in the order they arrive, and every input line becomes a row
-(an empty line a NULL), so that a row number, from COPY's error context or from SQL
-validation, maps back to FILE:LINE without keeping anything per line in Python.
+(an empty line a NULL), so that a row number maps back to FILE:LINE without keeping
+anything per line in Python. SQL validation names its row; a row that COPY refuses is the
+one after the last number COPY drew from the `ord` sequence (sequences ignore rollbacks),
+so no error text is ever read: it is in the server's language.
 
 The fast path streams whole blocks of JSON lines to COPY in CSV form with a delimiter and
 a quote byte that valid JSON never contains, so the database parses each line straight
@@ -23,8 +25,9 @@ import psycopg
 from evaltool import db, queries
 from evaltool.load.sources import BLOCK_SIZE, InputError, Source, blocks
 
-_COPY_LINE = re.compile(r"COPY \S+, line (\d+)")
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# (mask, value, length) of UTF-8 lead bytes: how many bytes the sequence it starts has
+_UTF8_LEADS = ((0x80, 0x00, 1), (0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4))
 
 Progress = Callable[[int, int], None]
 
@@ -43,8 +46,17 @@ class Reject:
 @dataclass
 class _Span:
     first_ord: int
-    source: str
+    source: Source
     lines: array | None = None  # line numbers per row, where rows are not lines (CSV)
+
+
+class _Refused(Exception):
+    """COPY refused staging row `ord` with `error`."""
+
+    def __init__(self, ord: int, error: psycopg.Error) -> None:
+        super().__init__(ord, error)
+        self.ord = ord
+        self.error = error
 
 
 @dataclass
@@ -69,7 +81,7 @@ class Stage:
     ) -> None:
         """Stage every line of JSON Lines inputs."""
         for source in sources:
-            span = _Span(self.rows + 1, source.name)
+            span = _Span(self.rows + 1, source)
             self._spans.append(span)
             if skip_invalid:
 
@@ -88,7 +100,7 @@ class Stage:
         self, source: Source, records: Iterable[tuple[int, str]], progress: Progress
     ) -> None:
         """Stage JSON documents made in Python (from CSV), each with its source line."""
-        span = _Span(self.rows + 1, source.name, array("L"))
+        span = _Span(self.rows + 1, source, array("L"))
         self._spans.append(span)
 
         def chunks() -> Iterator[bytes]:
@@ -109,9 +121,9 @@ class Stage:
 
     def locate(self, ord: int) -> tuple[str, int]:
         """FILE and LINE of a staged row."""
-        span = self._spans[bisect.bisect_right([s.first_ord for s in self._spans], ord) - 1]
+        span = self._span(ord)
         offset = ord - span.first_ord
-        return span.source, (span.lines[offset] if span.lines is not None else offset + 1)
+        return span.source.name, (span.lines[offset] if span.lines is not None else offset + 1)
 
     def where(self, ord: int) -> str:
         """'FILE:LINE' of a staged row, for messages."""
@@ -120,7 +132,10 @@ class Stage:
 
     def sources(self) -> list[tuple[int, str]]:
         """(first ord, source name) of every input, for SQL that records where rows came from."""
-        return [(span.first_ord, span.source) for span in self._spans]
+        return [(span.first_ord, span.source.name) for span in self._spans]
+
+    def _span(self, ord: int) -> _Span:
+        return self._spans[bisect.bisect_right([s.first_ord for s in self._spans], ord) - 1]
 
     # -- sending -------------------------------------------------------------------------
 
@@ -136,18 +151,32 @@ class Stage:
         progress(len(texts), len(block))
         return block
 
-    def _send(self, chunks: Iterable[bytes], first_ord: int | None = None) -> None:
-        """One COPY of the chunks; errors name the FILE:LINE of the row COPY refused."""
-        base = self.rows + 1 if first_ord is None else first_ord
+    def _send(self, chunks: Iterable[bytes]) -> None:
+        """One COPY of the chunks; a refused row stops the load with its FILE:LINE."""
         try:
-            with self.conn.cursor().copy(queries.get("stage_copy")) as copy:
+            self._copy(chunks)
+        except _Refused as refused:
+            reason = copy_error_reason(refused.error, self._raw_line(refused.ord))
+            raise InputError(f"{self.where(refused.ord)}: {reason}") from refused.error
+
+    def _copy(self, chunks: Iterable[bytes]) -> None:
+        """One COPY of the chunks under a savepoint; raises _Refused for a row it refuses.
+
+        COPY draws each row's `ord` once the row is parsed, so the row it stopped at comes
+        right after the last number drawn: that number outlives the rollback."""
+        try:
+            with (
+                self.conn.transaction(),
+                self.conn.cursor().copy(queries.get("stage_copy")) as copy,
+            ):
                 for chunk in chunks:
                     copy.write(chunk)
         except psycopg.Error as exc:
-            at = copy_error_row(exc)
-            if at is None:
+            if not refuses_row(exc):
                 raise
-            raise InputError(f"{self.where(base + at - 1)}: {copy_error_reason(exc)}") from exc
+            row = self.conn.execute(queries.get("stage_next_ord")).fetchone()
+            assert row is not None
+            raise _Refused(row[0], exc) from exc
 
     def _send_checked(self, block: bytes, source: Source) -> None:
         first_ord = self.rows + 1
@@ -160,17 +189,28 @@ class Stage:
                     lines[index] = b""
         while True:
             try:
-                with self.conn.transaction():
-                    self._send([b"\n".join(lines) + b"\n"], first_ord)
+                self._copy([b"\n".join(lines) + b"\n"])
                 break
-            except InputError as exc:
+            except _Refused as refused:
                 self.conn.execute(queries.get("stage_rewind"), {"next": first_ord})
-                at = copy_error_row(exc.__cause__)  # type: ignore[arg-type]
-                assert at is not None
-                reason = copy_error_reason(exc.__cause__)  # type: ignore[arg-type]
-                self._reject(first_ord + at - 1, reason, lines[at - 1])
-                lines[at - 1] = b""
+                at = refused.ord - first_ord
+                self._reject(refused.ord, copy_error_reason(refused.error, lines[at]), lines[at])
+                lines[at] = b""
         self.rows += len(lines)
+
+    def _raw_line(self, ord: int) -> bytes | None:
+        """The bytes of a staged row's line, read again from its file (None from stdin)."""
+        span = self._span(ord)
+        if span.lines is not None or span.source.path is None:
+            return None
+        stream = span.source.open()
+        try:
+            for number, raw in enumerate(stream, span.first_ord):
+                if number == ord:
+                    return raw.rstrip(b"\r\n")
+        finally:
+            stream.close()
+        return None
 
     def _reject(self, ord: int, reason: str, raw: bytes) -> None:
         source, line = self.locate(ord)
@@ -200,23 +240,40 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def copy_error_row(exc: psycopg.Error) -> int | None:
-    """The row number (1-based, within that COPY) that a COPY error names, if any."""
-    match = _COPY_LINE.search(exc.diag.context or "")
-    return int(match.group(1)) if match else None
+def refuses_row(exc: psycopg.Error) -> bool:
+    """Whether a COPY error is about the row being read: bad data (SQLSTATE class 22) or
+    a document beyond the server's limits (class 54), rather than the server or connection."""
+    return (exc.sqlstate or "")[:2] in ("22", "54")
 
 
-def copy_error_reason(exc: psycopg.Error) -> str:
-    """The reason a row was refused, in the words a user of JSON Lines expects."""
+def copy_error_reason(exc: psycopg.Error, raw: bytes | None = None) -> str:
+    """The reason a row was refused, in the words a user of JSON Lines expects.
+
+    Chosen by SQLSTATE; the server's own words appear only as they are (its DETAIL of bad
+    JSON, or its message when nothing else fits), never read. `raw` is the row's line,
+    when known, for naming bytes that are not UTF-8."""
     detail = (exc.diag.message_detail or "").rstrip(".")
     if isinstance(exc, psycopg.errors.InvalidTextRepresentation):
         return f"invalid JSON: {detail}" if detail else "invalid JSON"
     if isinstance(exc, psycopg.errors.UntranslatableCharacter):
         return "invalid JSON: \\u0000 (NUL) is not allowed"
     if isinstance(exc, psycopg.errors.CharacterNotInRepertoire):
-        return f"invalid UTF-8 ({db.first_line(exc).rsplit(': ', 1)[-1]})"
+        bad = invalid_utf8(raw) if raw is not None else None
+        return f"invalid UTF-8 ({bad})" if bad else "invalid UTF-8"
     if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
         return "invalid JSON: number out of range"
     if isinstance(exc, psycopg.errors.StatementTooComplex):
         return "JSON nested too deeply"
     return db.first_line(exc)
+
+
+def invalid_utf8(raw: bytes) -> str | None:
+    """The first byte sequence of `raw` that is not UTF-8, written as PostgreSQL writes it
+    ("0xe2 0x28 0xa1": as many bytes as the first one announces), or None."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lead = raw[exc.start]
+        length = next((n for mask, value, n in _UTF8_LEADS if lead & mask == value), 1)
+        return " ".join(f"0x{byte:02x}" for byte in raw[exc.start : exc.start + length])
+    return None

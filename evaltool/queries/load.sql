@@ -3,10 +3,11 @@
 SELECT set_config('temp_buffers', '256MB', false)
 
 -- stage_create --
--- The staging table of one load: one row per input line, numbered in arrival order.
+-- The staging table of one load: one row per input line, numbered in arrival order by
+-- the sequence evaltool_stage_ord, which COPY draws from once a row is parsed.
 DROP TABLE IF EXISTS pg_temp.evaltool_stage CASCADE;
 CREATE TEMP TABLE evaltool_stage (
-    ord bigint GENERATED ALWAYS AS IDENTITY,
+    ord bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME evaltool_stage_ord),
     doc jsonb
 );
 
@@ -15,10 +16,16 @@ CREATE TEMP TABLE evaltool_stage (
 -- valid JSON text: each line reaches the jsonb parser as it is; an empty line is NULL.
 COPY pg_temp.evaltool_stage (doc) FROM STDIN (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
 
+-- stage_next_ord --
+-- After a refused COPY under a savepoint: the row it refused. The rows are gone, but the
+-- numbers drawn for the rows before it are not (sequences ignore rollbacks), and no number
+-- is drawn for a row that fails to parse: the refused row is the next number.
+SELECT last_value + is_called::int FROM pg_temp.evaltool_stage_ord
+
 -- stage_rewind --
 -- After a refused COPY under a savepoint: the rows are gone but the identity moved on;
 -- set it back so that row numbers keep matching input lines.
-SELECT setval(pg_get_serial_sequence('pg_temp.evaltool_stage', 'ord'), %(next)s, false)
+SELECT setval('pg_temp.evaltool_stage_ord', %(next)s, false)
 
 -- stage_drop --
 -- Removes the staging table and the views over it.

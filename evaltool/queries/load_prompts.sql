@@ -28,7 +28,6 @@ SELECT ord, reason, doc::text
 FROM pg_temp.evaltool_prompt_rows
 WHERE reason IS NOT NULL
 ORDER BY ord
-LIMIT %(limit)s
 
 -- prompt_id_conflicts --
 -- Lines whose id is already used by a different input, earlier in the input or in the

@@ -126,10 +126,9 @@ CREATE TEMP TABLE IF NOT EXISTS evaltool_result (
 ) ON COMMIT DELETE ROWS
 
 -- result_copy --
-COPY pg_temp.evaltool_result (prompt_id, status, output, output_text, error, latency_ms,
-                              input_tokens, output_tokens, tokens_estimated, attempts,
-                              metadata, started_at)
-FROM STDIN
+-- Finished calls into result_stage; {columns} are the fields of evaltool.runner.Response,
+-- named by the worker (psycopg.sql.Identifier), so the values cannot go to the wrong column.
+COPY pg_temp.evaltool_result ({columns}) FROM STDIN
 
 -- result_write --
 -- Writes the staged results whose lease this worker still holds, and takes them off the
