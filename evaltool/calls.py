@@ -5,6 +5,7 @@ share them; backoff is the runner's too."""
 
 import asyncio
 import json
+import random
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,11 +17,21 @@ from jinja2.sandbox import SandboxedEnvironment
 from evaltool import adapters, queries
 from evaltool.adapters import CallError
 from evaltool.errors import EvaltoolError
-from evaltool.runner import backoff
 
 T = TypeVar("T")
 
 ATTEMPTS = 4
+RETRY_BASE_S = 0.5
+RETRY_CAP_S = 30.0
+RETRY_AFTER_CAP_S = 600.0
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter; never shorter than the server's Retry-After."""
+    delay = random.uniform(0, min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP_S))
+    return delay
 
 
 async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:

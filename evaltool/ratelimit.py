@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 
 class RateLimit:
@@ -12,13 +13,21 @@ class RateLimit:
     rate holds.
     """
 
-    def __init__(self, per_minute: float) -> None:
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if per_minute <= 0:
             raise ValueError("a rate limit must be positive")
         self.rate = per_minute / 60.0
         self.burst = max(self.rate, 1.0)
         self.level = self.burst
-        self._stamp = time.monotonic()
+        self._clock = clock  # a test's clock, so that no test depends on the machine's speed
+        self._sleep = sleep
+        self._stamp = clock()
         self._lock = asyncio.Lock()
 
     async def acquire(self, amount: float = 1.0) -> None:
@@ -31,7 +40,7 @@ class RateLimit:
                 if self.level >= need:
                     self.level -= amount
                     return
-                await asyncio.sleep((need - self.level) / self.rate)
+                await self._sleep((need - self.level) / self.rate)
 
     def adjust(self, amount: float) -> None:
         """Take `amount` more (or give back, when negative) once the true cost is known."""
@@ -39,6 +48,6 @@ class RateLimit:
         self.level -= amount
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self.level = min(self.burst, self.level + (now - self._stamp) * self.rate)
         self._stamp = now
