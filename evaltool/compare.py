@@ -1,6 +1,7 @@
 """Comparing two runs: verdicts from evaltool.compare_runs, worst cases from regressions,
 and the gate that a CI job exits on."""
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,9 @@ from psycopg.types.json import Jsonb
 
 from evaltool import queries
 from evaltool.errors import CheckFailed, EvaltoolError
+
+# metadata.KEY or metadata.KEY.SUBKEY, as compare_runs reads it (#>> on the dotted path)
+_METADATA_KEY = re.compile(r"^metadata\.[^.]+(\.[^.]+)*$")
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,14 @@ class Policy:
     margins: dict[str, float] = field(default_factory=dict)  # "*": every scored metric
     by: str | None = None  # "tag" or "metadata.KEY"
     cluster: str | None = None  # "metadata.KEY"
+
+    def __post_init__(self) -> None:
+        if self.by is not None and self.by != "tag" and not _METADATA_KEY.match(self.by):
+            raise EvaltoolError(f"--by {self.by}: slice by tag or metadata.KEY (metadata.domain)")
+        if self.cluster is not None and not _METADATA_KEY.match(self.cluster):
+            raise EvaltoolError(
+                f"--cluster {self.cluster}: cluster by metadata.KEY (metadata.document)"
+            )
 
     def margins_json(self) -> Jsonb | None:
         return Jsonb(self.margins) if self.margins else None

@@ -497,3 +497,13 @@ def test_regressions_include_what_the_candidate_did_not_deliver(conn: psycopg.Co
         ("exact_match", "dropped", "no response", None),  # missing first
         ("exact_match", "failed", "error: HTTP 500", 0.0),
     ]
+
+
+def test_slices_and_clusters_are_named_as_the_options_say(run_cli: RunCli) -> None:
+    for args, message in (
+        (["--by", "domain"], "Error: --by domain: slice by tag or metadata.KEY"),
+        (["--by", "metadata."], "Error: --by metadata.: slice by tag or metadata.KEY"),
+        (["--cluster", "tag"], "Error: --cluster tag: cluster by metadata.KEY"),
+    ):
+        result = run_cli("compare", "1", "2", *args)
+        assert result.exit_code == 2 and result.stderr.startswith(message), result.stderr
