@@ -71,7 +71,11 @@ BEGIN
         SELECT c.metric, bool_and(c.pass_fail) AS pass_fail, count(c.v) AS n,
                avg(c.v) AS mean,
                CASE WHEN count(c.v) < 2 THEN NULL
-                    WHEN bool_and(c.pass_fail) THEN sqrt(2 * avg(c.v) * (1 - avg(c.v)))
+                    -- the discordance of a candidate at p - detect, drawn independently: it
+                    -- holds the drop itself, so a baseline that passes everything has one too
+                    WHEN bool_and(c.pass_fail)
+                    THEN sqrt(avg(c.v) * (1 - greatest(avg(c.v) - detect, 0))
+                              + (1 - avg(c.v)) * greatest(avg(c.v) - detect, 0))
                     -- equal values have no spread, whatever the rounding of their sum
                     WHEN min(c.v) = max(c.v) THEN 0
                     ELSE sqrt(2) * stddev_samp(c.v) END AS sd
@@ -79,7 +83,9 @@ BEGIN
     ), paired AS (
         SELECT c.metric, count(*) AS n,
                CASE WHEN bool_and(c.pass_fail)
-                    THEN sqrt(count(*) FILTER (WHERE l.v <> c.v)::double precision / count(*))
+                    -- the rerun's discordance plus the pairs a drop of detect adds
+                    THEN sqrt(count(*) FILTER (WHERE l.v <> c.v)::double precision / count(*)
+                              + detect)
                     WHEN min(d.d) = max(d.d) THEN 0
                     ELSE stddev_samp(d.d) END AS sd
         FROM cases c
@@ -124,4 +130,4 @@ END
 $$;
 
 COMMENT ON FUNCTION evaltool.plan_sample_size(bigint, double precision, double precision, double precision, bigint) IS
-    'Per metric of run BASELINE: the test cases a paired comparison needs (n_needed) to detect a drop of DETECT on the metric''s scale (0.02: 2 points of pass rate) with the given power at alpha, and the minimum detectable effect with the baseline''s own n_cases (mde_now). kind pass_fail or continuous as in compare_runs; baseline_mean is the pass rate or mean value. sd_diff, the spread of the per-case differences: basis independent, the upper bound of a candidate no more alike the baseline than two independent draws (sqrt(2 p (1 - p)), or sqrt(2) times the sd of the values); with LIKE_RUN, a second run of the same dataset (a rerun of the same model), its observed paired spread (sqrt(discordant pairs / pairs), or the sd of the paired differences). n_needed and mde_now are NULL when sd_diff is 0 or unknown, and basis says why.';
+    'Per metric of run BASELINE: the test cases a paired comparison needs (n_needed) to detect a drop of DETECT on the metric''s scale (0.02: 2 points of pass rate) with the given power at alpha, and the minimum detectable effect with the baseline''s own n_cases (mde_now). kind pass_fail or continuous as in compare_runs; baseline_mean is the pass rate or mean value. sd_diff, the spread of the per-case differences: basis independent, the upper bound of a candidate no more alike the baseline than two independent draws (pass/fail: the discordance sqrt(p (1 - q) + (1 - p) q) of a candidate at q = p - DETECT, which a baseline that passes everything has too; continuous: sqrt(2) times the sd of the values); with LIKE_RUN, a second run of the same dataset (a rerun of the same model), its observed paired spread (pass/fail: sqrt(discordant pairs / pairs + DETECT), the rerun''s discordance and the pairs a drop adds; continuous: the sd of the paired differences). n_needed and mde_now are NULL when sd_diff is 0 or unknown, and basis says why.';

@@ -37,6 +37,13 @@ def detectable(sd: float, n: int, alpha: float, power: float) -> float:
     return mde
 
 
+def independent_sd(p: float, detect: float) -> float:
+    """The spread of paired differences between a baseline passing p and an independent
+    candidate passing p - detect: the square root of their discordance."""
+    q = max(p - detect, 0.0)
+    return math.sqrt(p * (1 - q) + (1 - p) * q)
+
+
 def pass_fail_80(conn: psycopg.Connection, runs: int = 2) -> list[int]:
     """Runs over 50 cases whose first run passes 40 (p = 0.8)."""
     ids = make_runs(conn, [{}] * 50, runs=runs)
@@ -53,7 +60,7 @@ def test_pass_fail_metric_assumes_independent_answers(
 ) -> None:
     (base, _) = pass_fail_80(conn)
     row = planned(conn, base, detect, alpha=alpha, power=power)["ok"]
-    sd = math.sqrt(2 * 0.8 * 0.2)
+    sd = independent_sd(0.8, detect)
     assert (row["kind"], row["n_cases"], row["basis"]) == ("pass_fail", 50, "independent")
     assert row["baseline_mean"] == pytest.approx(0.8)
     assert row["sd_diff"] == pytest.approx(sd)
@@ -61,10 +68,10 @@ def test_pass_fail_metric_assumes_independent_answers(
     assert row["mde_now"] == pytest.approx(detectable(sd, 50, alpha, power), rel=1e-9)
 
 
-def test_pass_fail_at_80_percent_needs_6280_cases_for_2_points(conn: psycopg.Connection) -> None:
+def test_pass_fail_at_80_percent_needs_6515_cases_for_2_points(conn: psycopg.Connection) -> None:
     (base, _) = pass_fail_80(conn)
-    # sd sqrt(0.32), (1.96 + 0.8416)^2 * 0.32 / 0.02^2 = 6279.1
-    assert planned(conn, base, 0.02)["ok"]["n_needed"] == 6280
+    # discordance 0.8 * 0.22 + 0.2 * 0.78 = 0.332, (1.96 + 0.8416)^2 * 0.332 / 0.02^2 = 6514.6
+    assert planned(conn, base, 0.02)["ok"]["n_needed"] == 6515
 
 
 def test_continuous_metric_uses_sqrt2_times_the_sd_of_values(conn: psycopg.Connection) -> None:
@@ -97,8 +104,9 @@ def test_like_run_gives_the_observed_paired_spread(conn: psycopg.Connection) -> 
 
     ok = rows["ok"]
     assert ok["basis"] == f"paired with run {rerun}"
-    assert ok["sd_diff"] == pytest.approx(math.sqrt(6 / 50))
-    assert ok["n_needed"] == needed(math.sqrt(6 / 50), 0.02, 0.05, 0.8)
+    # the rerun's discordance, and the pairs a 2-point drop adds
+    assert ok["sd_diff"] == pytest.approx(math.sqrt(6 / 50 + 0.02))
+    assert ok["n_needed"] == needed(math.sqrt(6 / 50 + 0.02), 0.02, 0.05, 0.8)
     assert ok["n_cases"] == 50 and ok["baseline_mean"] == pytest.approx(0.8)
 
     sim = rows["sim"]
@@ -114,8 +122,8 @@ def test_like_run_without_the_metric_keeps_the_bound(conn: psycopg.Connection) -
     base, rerun = pass_fail_80(conn)
     row = planned(conn, base, 0.02, like_run=rerun)["ok"]
     assert row["basis"] == f"independent (run {rerun} has 0 paired cases)"
-    assert row["sd_diff"] == pytest.approx(math.sqrt(0.32))
-    assert row["n_needed"] == 6280
+    assert row["sd_diff"] == pytest.approx(independent_sd(0.8, 0.02))
+    assert row["n_needed"] == 6515
 
 
 def test_no_spread_has_no_sample_size(conn: psycopg.Connection) -> None:
@@ -125,7 +133,8 @@ def test_no_spread_has_no_sample_size(conn: psycopg.Connection) -> None:
     put_scores(conn, base, "one", [0.5] + [None] * 19)
     put_scores(conn, rerun, "same", [0.3] * 20)
     rows = planned(conn, base, 0.02)
-    assert rows["ok"]["basis"] == "independent, every case passed"
+    # a baseline that passes every case still has an answer: the drop is the discordance
+    assert rows.pop("ok")["n_needed"] == needed(math.sqrt(0.02), 0.02, 0.05, 0.8)
     assert rows["same"]["basis"] == "independent, every value the same"
     assert rows["one"]["basis"] == "independent, fewer than 2 cases"
     for row in rows.values():
@@ -180,7 +189,7 @@ def test_cli_table_says_the_numbers_and_the_assumption(
     assert lines[1] == "to detect a drop of 0.02 80% of the time, two-sided test at alpha 0.05"
     header = lines[3].split()
     assert header[:3] == ["metric", "kind", "cases"]
-    assert lines[4].split() == ["ok", "pass/fail", "50", "0.800", "0.566", "6,280", "0.224"]
+    assert lines[4].split() == ["ok", "pass/fail", "50", "0.800", "0.576", "6,515", "0.228"]
     assert lines[5].startswith("(independent: the candidate's answers assumed no more alike")
     assert "--like RUN" in lines[5]
 
@@ -197,7 +206,7 @@ def test_cli_like_and_metric(run_cli: RunCli, conn: psycopg.Connection) -> None:
     rows = [line.split()[0] for line in result.output.splitlines()[4:] if line[:1] != "("]
     assert rows == ["ok"]
     assert f"(paired with run {rerun} (" in result.output
-    assert f"{needed(math.sqrt(6 / 50), 0.02, 0.05, 0.8):,}" in result.output
+    assert f"{needed(math.sqrt(6 / 50 + 0.02), 0.02, 0.05, 0.8):,}" in result.output
 
 
 def test_cli_json(run_cli: RunCli, conn: psycopg.Connection) -> None:
@@ -211,7 +220,7 @@ def test_cli_json(run_cli: RunCli, conn: psycopg.Connection) -> None:
     assert (doc["detect"], doc["alpha"], doc["power"]) == (0.05, 0.05, 0.9)
     (row,) = doc["metrics"]
     assert row["metric"] == "ok" and row["kind"] == "pass_fail"
-    assert row["n_needed"] == needed(math.sqrt(0.32), 0.05, 0.05, 0.9)
+    assert row["n_needed"] == needed(independent_sd(0.8, 0.05), 0.05, 0.05, 0.9)
     assert row["basis"] == "independent"
 
 
