@@ -30,6 +30,8 @@ DECLARE
     slice_expr text := 'NULL::text';
     cluster_expr text := 'NULL::text';
     groups text;
+    slices bigint;
+    max_slices constant integer := 1000;
 BEGIN
     IF alpha IS NULL OR alpha <= 0 OR alpha >= 1 THEN
         RAISE EXCEPTION 'alpha must be between 0 and 1, not %', alpha USING ERRCODE = '22023';
@@ -83,6 +85,23 @@ BEGIN
     END IF;
     IF slice_by IS NOT NULL OR cluster_by IS NOT NULL THEN
         slice_join := 'JOIN evaltool.prompt pr ON pr.id = c.prompt_id ' || slice_join;
+    END IF;
+    IF slice_by IS NOT NULL THEN
+        -- Every slice is a row with its own test, inside the correction: thousands of them
+        -- are no verdict anyone reads, and take minutes. A key that groups test cases
+        -- (documents, conversations) is what clusters are for.
+        SELECT count(DISTINCT v) INTO slices
+        FROM evaltool.response r
+        JOIN evaltool.prompt pr ON pr.id = r.prompt_id
+        CROSS JOIN LATERAL (SELECT unnest(pr.tags) WHERE slice_by = 'tag'
+                            UNION ALL
+                            SELECT pr.metadata #>> slice_path WHERE slice_by <> 'tag') s(v)
+        WHERE r.run_id = baseline;
+        IF slices > max_slices THEN
+            RAISE EXCEPTION '% has % values in run %: a verdict per slice is for at most % groups',
+                slice_by, slices, baseline, max_slices USING ERRCODE = '22023',
+                HINT = 'to treat test cases that share a value as one unit, use --cluster (cluster_by)';
+        END IF;
     END IF;
 
     IF cluster_by IS NULL THEN

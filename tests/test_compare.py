@@ -507,3 +507,20 @@ def test_slices_and_clusters_are_named_as_the_options_say(run_cli: RunCli) -> No
     ):
         result = run_cli("compare", "1", "2", *args)
         assert result.exit_code == 2 and result.stderr.startswith(message), result.stderr
+
+
+def test_slicing_by_a_key_of_thousands_of_values_is_refused(
+    run_cli: RunCli, conn: psycopg.Connection
+) -> None:
+    base, cand = make_runs(conn, [{"expected": "a", "outputs": ["a", "a"]}] * 1001)
+    conn.execute(
+        """UPDATE evaltool.prompt SET metadata = jsonb_build_object('doc', id)
+           WHERE dataset_id = (SELECT dataset_id FROM evaltool.run WHERE id = %s)""",
+        (base,),
+    )
+    conn.commit()
+    result = run_cli("compare", str(base), str(cand), "--by", "metadata.doc")
+    assert result.exit_code == 2
+    assert f"metadata.doc has 1001 values in run {base}" in result.stderr
+    assert "use --cluster" in result.stderr
+    assert run_cli("compare", str(base), str(cand), "--cluster", "metadata.doc").exit_code == 0
