@@ -2,11 +2,14 @@
 
 EVALTOOL_TEST_DSN (libpq key=value or URL, any database) selects a server, e.g. the
 machine's PostgreSQL 15: `host=/var/run/postgresql port=5432 user=root`. Without it, the
-suite starts its own embedded PostgreSQL in .evaltool/test and stops it at the end.
+suite starts its own embedded PostgreSQL in .evaltool/test and stops it at the end, unless
+another test session (a second terminal, make test's other half) still uses it: each
+session holds a shared lock on .evaltool/test/sessions.lock, and the last one stops it.
 Each test gets a database cloned from a template migrated once per session, through
 pytest-postgresql's DatabaseJanitor, so test order never matters.
 """
 
+import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -67,17 +70,21 @@ class Server:
 
 
 _server: Server | None = None
+_sessions_lock: int | None = None  # shared while this session uses the embedded server
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Reach the server before any test runs; stop the run with one clear line if we cannot."""
-    global _server
+    global _server, _sessions_lock
     dsn = os.environ.get(TEST_DSN_ENV)
     try:
         if dsn:
             params = conninfo.conninfo_to_dict(dsn)
             is_embedded = False
         else:
+            EMBEDDED_TEST_HOME.mkdir(parents=True, exist_ok=True)
+            _sessions_lock = os.open(EMBEDDED_TEST_HOME / "sessions.lock", os.O_RDWR | os.O_CREAT)
+            fcntl.flock(_sessions_lock, fcntl.LOCK_SH)  # waits while a last session stops it
             previous = os.environ.get("EVALTOOL_HOME")
             os.environ["EVALTOOL_HOME"] = str(EMBEDDED_TEST_HOME)
             try:
@@ -108,13 +115,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _server is not None and _server.embedded:
-        previous = os.environ.get("EVALTOOL_HOME")
-        os.environ["EVALTOOL_HOME"] = str(EMBEDDED_TEST_HOME)
-        try:
-            embedded.stop()
-        finally:
-            _restore_env("EVALTOOL_HOME", previous)
+    if _sessions_lock is None:
+        return
+    try:
+        # Only the last session using the server gets the lock exclusively, and stops it;
+        # an earlier one leaves it running (its lock goes with its process).
+        fcntl.flock(_sessions_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(_sessions_lock)  # so that the last session can tell it is the last
+        return
+    previous = os.environ.get("EVALTOOL_HOME")
+    os.environ["EVALTOOL_HOME"] = str(EMBEDDED_TEST_HOME)
+    try:
+        embedded.stop()
+    finally:
+        _restore_env("EVALTOOL_HOME", previous)
+        os.close(_sessions_lock)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
