@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from evaltool import queries
@@ -74,49 +73,40 @@ def compare(
     slice and availability), and up to `worst` regressed test cases per metric. `metrics`
     limits it to those metrics (availability is always there)."""
     policy = policy or Policy()
-    with conn.cursor(row_factory=dict_row) as cur:
-        runs = {}
-        for role, run_id in (("baseline", baseline), ("candidate", candidate)):
-            runs[role] = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
-            if runs[role] is None:
-                raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
-        if metrics:
-            scored = [
-                r["metric"]
-                for r in cur.execute(
-                    queries.get("compare_metrics"), {"baseline": baseline, "candidate": candidate}
-                )
-            ]
-            unknown = sorted(set(metrics) - set(scored) - {"availability"})
-            if unknown:
-                have = ", ".join(scored) or "none"
-                raise EvaltoolError(
-                    f"metric {', '.join(unknown)} is not scored in these runs (scored: {have})"
-                )
-        params = {
-            "baseline": baseline,
-            "candidate": candidate,
-            "alpha": policy.alpha,
-            "missing": policy.missing,
-            "correction": policy.correction,
-            "margins": policy.margins_json(),
-            "by": policy.by,
-            "cluster": policy.cluster,
-            "metrics": metrics or None,
-        }
-        rows = cur.execute(queries.get("compare_runs"), params).fetchall()
-        for row in rows:
-            row["label"] = label(row)
-        unused = sorted(set(policy.margins) - {r["metric"] for r in rows} - {"*"})
-        if unused:
-            raise EvaltoolError(f"--margin names {', '.join(unused)}, which is not compared here")
-        params = {
-            "baseline": baseline,
-            "candidate": candidate,
-            "limit": worst,
-            "metrics": sorted({r["metric"] for r in rows}),
-        }
-        cases = cur.execute(queries.get("compare_regressions"), params).fetchall()
+    runs = {"baseline": _summary(conn, baseline), "candidate": _summary(conn, candidate)}
+    if metrics:
+        both = {"baseline": baseline, "candidate": candidate}
+        scored = [r["metric"] for r in queries.fetch_all(conn, "compare_metrics", both)]
+        unknown = sorted(set(metrics) - set(scored) - {"availability"})
+        if unknown:
+            have = ", ".join(scored) or "none"
+            raise EvaltoolError(
+                f"metric {', '.join(unknown)} is not scored in these runs (scored: {have})"
+            )
+    params = {
+        "baseline": baseline,
+        "candidate": candidate,
+        "alpha": policy.alpha,
+        "missing": policy.missing,
+        "correction": policy.correction,
+        "margins": policy.margins_json(),
+        "by": policy.by,
+        "cluster": policy.cluster,
+        "metrics": metrics or None,
+    }
+    rows = queries.fetch_all(conn, "compare_runs", params)
+    for row in rows:
+        row["label"] = label(row)
+    unused = sorted(set(policy.margins) - {r["metric"] for r in rows} - {"*"})
+    if unused:
+        raise EvaltoolError(f"--margin names {', '.join(unused)}, which is not compared here")
+    params = {
+        "baseline": baseline,
+        "candidate": candidate,
+        "limit": worst,
+        "metrics": sorted({r["metric"] for r in rows}),
+    }
+    cases = queries.fetch_all(conn, "compare_regressions", params)
     return {
         **runs,
         "alpha": policy.alpha,
@@ -168,14 +158,7 @@ def plan(
     """How many test cases a comparison against `baseline` needs to detect a drop of
     `detect` (evaltool.plan_sample_size), per metric, as one document; `like`, a rerun
     whose observed spread replaces the independent upper bound."""
-    labels: dict[int, dict[str, Any]] = {}
-    for run_id in (baseline, like):
-        if run_id is None:
-            continue
-        summary = queries.fetch_one(conn, "run_summary", {"run_id": run_id})
-        if summary is None:
-            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
-        labels[run_id] = summary
+    labels = {run_id: _summary(conn, run_id) for run_id in (baseline, like) if run_id is not None}
     params = {"baseline": baseline, "detect": detect, "alpha": alpha, "power": power, "like": like}
     rows = queries.fetch_all(conn, "plan_sample_size", params)
     unknown = sorted(set(metrics) - {r["metric"] for r in rows})
@@ -192,6 +175,14 @@ def plan(
         "power": power,
         "metrics": [r for r in rows if not metrics or r["metric"] in metrics],
     }
+
+
+def _summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    """The run_summary row of a run, which must exist."""
+    summary = queries.fetch_one(conn, "run_summary", {"run_id": run_id})
+    if summary is None:
+        raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+    return summary
 
 
 def _run(summary: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import asyncio
 import importlib
 import inspect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
@@ -130,25 +131,28 @@ def score(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: s
     return conn.execute(queries.get("pyscore_write"), params).rowcount
 
 
-def _prepared(scorer: PythonScorer, prepare: Callable[..., Any]) -> Callable[..., Any]:
+@contextmanager
+def _own_failures(scorer: PythonScorer) -> Iterator[None]:
+    """A scorer's own exception, whatever it is, as one line naming the scorer."""
     try:
-        return prepare(scorer.arg)
+        yield
     except EvaltoolError:
         raise
-    except Exception as exc:  # the scorer's own failure, reported as such
+    except Exception as exc:
         raise EvaltoolError(f"scorer {scorer.label} failed: {type(exc).__name__}: {exc}") from exc
 
 
+def _prepared(scorer: PythonScorer, prepare: Callable[..., Any]) -> Callable[..., Any]:
+    with _own_failures(scorer):
+        return prepare(scorer.arg)
+
+
 def _call(scorer: PythonScorer, cases: list[Case]) -> list[Any]:
-    try:
+    with _own_failures(scorer):
         results = scorer.function(cases, scorer.arg)
         if inspect.isawaitable(results):
             results = asyncio.run(_await(results))
         results = list(results) if isinstance(results, Iterable) else results
-    except EvaltoolError:
-        raise
-    except Exception as exc:  # the scorer's own failure, reported as such
-        raise EvaltoolError(f"scorer {scorer.label} failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(results, list) or len(results) != len(cases):
         got = len(results) if isinstance(results, list) else type(results).__name__
         raise EvaltoolError(
