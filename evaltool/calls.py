@@ -4,9 +4,11 @@ registered model that answers. llm_judge (judge.py) and pairwise judging (pairwi
 share them; backoff is the runner's too."""
 
 import asyncio
+import hashlib
 import json
 import random
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,12 +63,23 @@ async def ask(adapter: adapters.Adapter, prompt: str, who: str) -> str:
     raise AssertionError("unreachable")
 
 
-def rubric(path: str | None, default: str, who: str) -> Template:
+@dataclass(frozen=True)
+class Rubric:
+    """A rubric template, and the SHA-256 of its text (recorded with what it judged)."""
+
+    template: Template
+    sha256: bytes
+
+    def render(self, **values: Any) -> str:
+        return self.template.render(**values)
+
+
+def rubric(path: str | None, default: str, who: str) -> Rubric:
     """The rubric template in file `path`, or `default`, in a sandbox: rubrics are user files."""
     env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
     try:
         source = Path(path).read_text(encoding="utf-8") if path else default
-        return env.from_string(source)
+        return Rubric(env.from_string(source), hashlib.sha256(source.encode()).digest())
     except OSError as exc:
         raise EvaltoolError(f"{who}: cannot read rubric {path}: {exc.strerror}") from exc
     except TemplateError as exc:

@@ -113,6 +113,12 @@ def prepare(arg: str | None) -> Callable[[list[Case], str | None], Awaitable[lis
         finally:
             await adapter.aclose()
 
+    # recorded with the scoring, so a later judge can be compared with this one
+    grade_batch.judge = {  # type: ignore[attr-defined]
+        "model": model,
+        "snapshot": {**snapshot, "params": params},
+        "rubric_sha256": template.sha256,
+    }
     return grade_batch
 
 

@@ -12,8 +12,11 @@ It may be `async def`. An attribute `version` (default "1") is stored with each 
 Scorers are found by name in the entry-point group `evaltool.scorers`, or named directly
 as `python:module:function` (then `:ARG`). evaltool reads the run's responses in batches
 from a server-side cursor, sends each batch's results back by COPY into a temporary
-table, and writes them all with one INSERT ... ON CONFLICT at the end, in the caller's
-transaction. Error responses fail every metric without reaching the scorer, as in SQL.
+table, and writes them all with one INSERT at the end, as a new scoring (the earlier
+scores of the metric move to score_history), in the caller's transaction. Error
+responses fail every metric without reaching the scorer, as in SQL. A prepared scorer
+with an attribute `judge` ({"model", "snapshot", "rubric_sha256"}) records its judge
+with the scoring.
 """
 
 import asyncio
@@ -127,8 +130,23 @@ def score(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: s
             with conn.cursor().copy(queries.get("pyscore_copy")) as copy:
                 for row in staged:
                     copy.write_row(row)
-    params = {"metric": metric, "scorer": scorer.label, "version": scorer.version}
-    return conn.execute(queries.get("pyscore_write"), params).rowcount
+    judge = getattr(scorer.function, "judge", None) or {}
+    params = {
+        "run_id": run_id,
+        "metric": metric,
+        "scorer": scorer.label,
+        "version": scorer.version,
+        "arg": scorer.arg,
+        "judge_model": judge.get("model"),
+        "judge_snapshot": Jsonb(judge["snapshot"]) if "snapshot" in judge else None,
+        "rubric_sha256": judge.get("rubric_sha256"),
+    }
+    row = conn.execute(queries.get("pyscore_begin"), params).fetchone()
+    assert row is not None
+    params["scoring_id"] = row[0]
+    params["scores"] = written = conn.execute(queries.get("pyscore_write"), params).rowcount
+    conn.execute(queries.get("scoring_finish"), params)
+    return written
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""A worker: answers a run's queued test cases with a model and writes the responses.
+"""A worker: answers a run's queued test cases (each of their samples) with a model and
+writes the responses.
 
 One coordinating loop talks to the database: it claims test cases under leases (FOR UPDATE
 SKIP LOCKED, so any number of workers can share a run), renews the leases while it lives,
@@ -63,6 +64,7 @@ class Response:
     in the staging table pg_temp.evaltool_result (COPY names them from these fields)."""
 
     prompt_id: int
+    sample: int
     status: str  # 'ok' or 'error'
     output: str | None  # JSON text
     output_text: str | None
@@ -118,7 +120,7 @@ class Worker:
         self.outcome = Outcome(self.worker_id)
         self._rpm = RateLimit(options.rpm) if options.rpm else None
         self._tpm = RateLimit(options.tpm) if options.tpm else None
-        self._queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
         self._results: list[Response] = []
         self._outstanding = 0  # claimed and not finished
         self._wake = asyncio.Event()
@@ -206,11 +208,11 @@ class Worker:
 
     async def _caller(self) -> None:
         while True:
-            prompt_id, input_text = await self._queue.get()
+            prompt_id, sample, input_text = await self._queue.get()
             if self._queue.qsize() < self.options.concurrency:
                 self._wake.set()
             try:
-                row = await self._answer(prompt_id, input_text)
+                row = await self._answer(prompt_id, sample, input_text)
             except _Fatal as exc:
                 self.outcome.fatal = str(exc)
                 self.stop()
@@ -220,7 +222,7 @@ class Worker:
             if len(self._results) >= FLUSH_ROWS or self._outstanding == 0:
                 self._wake.set()
 
-    async def _answer(self, prompt_id: int, input_text: str) -> Response:
+    async def _answer(self, prompt_id: int, sample: int, input_text: str) -> Response:
         input = json.loads(input_text)
         attempts = 0
         while True:
@@ -246,12 +248,12 @@ class Worker:
                 if self._tpm:
                     used = (result.input_tokens or 0) + (result.output_tokens or 0)
                     self._tpm.adjust(used - estimate)
-                return _ok_row(prompt_id, result, latency_ms, attempts, started)
+                return _ok_row(prompt_id, sample, result, latency_ms, attempts, started)
             if error.fatal:
                 raise _Fatal(str(error))
             if not error.retryable or attempts > self.options.max_retries:
                 latency_ms = (time.perf_counter() - t0) * 1000
-                return _error_row(prompt_id, str(error), latency_ms, attempts, started)
+                return _error_row(prompt_id, sample, str(error), latency_ms, attempts, started)
             await asyncio.sleep(backoff(attempts, error.retry_after))
 
     async def _flush(self) -> None:
@@ -280,18 +282,24 @@ class Worker:
 
 
 def _ok_row(
-    prompt_id: int, result: Result, latency_ms: float, attempts: int, started: datetime
+    prompt_id: int,
+    sample: int,
+    result: Result,
+    latency_ms: float,
+    attempts: int,
+    started: datetime,
 ) -> Response:
     try:
         output = _json_text(result.output)
         metadata = _json_text(result.metadata or {})
     except ValueError as exc:
         return _error_row(
-            prompt_id, f"output is not storable JSON: {exc}", latency_ms, attempts, started
+            prompt_id, sample, f"output is not storable JSON: {exc}", latency_ms, attempts, started
         )
     text = result.output_text
     return Response(
         prompt_id=prompt_id,
+        sample=sample,
         status="ok",
         output=output,
         output_text=_no_nul(text) if text is not None else None,
@@ -307,10 +315,11 @@ def _ok_row(
 
 
 def _error_row(
-    prompt_id: int, message: str, latency_ms: float, attempts: int, started: datetime
+    prompt_id: int, sample: int, message: str, latency_ms: float, attempts: int, started: datetime
 ) -> Response:
     return Response(
         prompt_id=prompt_id,
+        sample=sample,
         status="error",
         output=None,
         output_text=None,

@@ -24,6 +24,7 @@ class RunTarget:
     dataset: str
     snapshot: dict[str, Any]
     params: dict[str, Any]
+    repeats: int
     pending: int
 
 
@@ -38,12 +39,14 @@ def create(
     limit: int | None = None,
     sample: int | None = None,
     seed: str | None = None,
+    repeats: int = 1,
     options: dict[str, Any] | None = None,
 ) -> int:
     """Create a pending run of MODEL over DATASET with its test cases queued; returns its id.
 
     `limit` takes the first test cases by id; `sample` takes that many in an order seeded by
-    `seed` (random when not given, and recorded so the sample can be drawn again).
+    `seed` (random when not given, and recorded so the sample can be drawn again). Each
+    test case is asked `repeats` times, its samples.
     """
     if sample is not None and limit is not None:
         raise EvaltoolError("--limit and --sample are alternatives: give one")
@@ -66,6 +69,7 @@ def create(
                 "tags": list(tags),
                 "notes": notes,
                 "metadata": Jsonb(metadata),
+                "repeats": repeats,
             },
         ).fetchone()
         if row is None:
@@ -78,6 +82,7 @@ def create(
                 "dataset_id": found.id,
                 "seed": seed if sample is not None else None,
                 "limit": sample if sample is not None else limit,
+                "repeats": repeats,
             },
         ).rowcount
         if queued == 0:
@@ -90,8 +95,10 @@ def target(conn: psycopg.Connection, run_id: int) -> RunTarget:
     row = conn.execute(queries.get("run_for_work"), {"run_id": run_id}).fetchone()
     if row is None:
         raise EvaltoolError(f"no run {run_id}")
-    rid, model_id, snapshot, params, model, dataset, version, pending = row
-    return RunTarget(rid, model_id, model, f"{dataset}:{version}", snapshot, params, pending)
+    rid, model_id, snapshot, params, model, dataset, version, repeats, pending = row
+    return RunTarget(
+        rid, model_id, model, f"{dataset}:{version}", snapshot, params, repeats, pending
+    )
 
 
 def requeue_errors(conn: psycopg.Connection, run_id: int) -> int:

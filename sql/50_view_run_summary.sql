@@ -1,4 +1,4 @@
--- requires: 0004_run_task
+-- requires: 0009_repeats
 -- evaltool.run_summary: one row per run with its counts, tokens, cost and latency.
 CREATE OR REPLACE VIEW evaltool.run_summary AS
 SELECT r.id AS run_id,
@@ -7,7 +7,15 @@ SELECT r.id AS run_id,
        d.name AS dataset,
        d.version AS dataset_version,
        r.status,
-       coalesce(s.responses, 0) + coalesce(t.pending, 0) AS test_cases,
+       -- with repeats, the distinct test cases among responses and queue (a scalar
+       -- subquery in a CASE runs only where it is reached)
+       CASE WHEN r.repeats = 1 THEN coalesce(s.responses, 0) + coalesce(t.pending, 0)
+            ELSE (SELECT count(*) FROM (SELECT x.prompt_id FROM evaltool.response x
+                                        WHERE x.run_id = r.id
+                                        UNION
+                                        SELECT k.prompt_id FROM evaltool.run_task k
+                                        WHERE k.run_id = r.id) u)
+       END AS test_cases,
        coalesce(s.ok, 0) AS ok,
        coalesce(s.errors, 0) AS errors,
        coalesce(t.pending, 0) AS pending,
@@ -21,7 +29,8 @@ SELECT r.id AS run_id,
        r.created_at,
        r.started_at,
        r.finished_at,
-       r.finished_at - r.started_at AS duration
+       r.finished_at - r.started_at AS duration,
+       r.repeats
 FROM evaltool.run r
 JOIN evaltool.model m ON m.id = r.model_id
 JOIN evaltool.dataset d ON d.id = r.dataset_id
@@ -44,17 +53,17 @@ LEFT JOIN LATERAL (
 ) t ON true;
 
 COMMENT ON VIEW evaltool.run_summary IS
-    'One row per run: test cases, ok and error responses, pending test cases, tokens, cost and latency percentiles of ok responses.';
+    'One row per run: test cases, ok and error responses, pending calls, tokens, cost and latency percentiles of ok responses. With repeats, responses and pending count samples.';
 COMMENT ON COLUMN evaltool.run_summary.run_id IS 'The run.';
 COMMENT ON COLUMN evaltool.run_summary.name IS 'Run name, if given.';
 COMMENT ON COLUMN evaltool.run_summary.model IS 'Registry name of the model.';
 COMMENT ON COLUMN evaltool.run_summary.dataset IS 'Dataset name.';
 COMMENT ON COLUMN evaltool.run_summary.dataset_version IS 'Dataset version.';
 COMMENT ON COLUMN evaltool.run_summary.status IS 'Run status: pending, running, completed, failed or interrupted.';
-COMMENT ON COLUMN evaltool.run_summary.test_cases IS 'Test cases of the run: answered plus pending.';
+COMMENT ON COLUMN evaltool.run_summary.test_cases IS 'Test cases of the run: answered plus pending (each counted once, whatever its samples).';
 COMMENT ON COLUMN evaltool.run_summary.ok IS 'Responses with status ok.';
 COMMENT ON COLUMN evaltool.run_summary.errors IS 'Responses with status error (calls that failed after retries).';
-COMMENT ON COLUMN evaltool.run_summary.pending IS 'Test cases still queued (not answered yet).';
+COMMENT ON COLUMN evaltool.run_summary.pending IS 'Calls still queued (test cases, or their samples, not answered yet).';
 COMMENT ON COLUMN evaltool.run_summary.input_tokens IS 'Input tokens over all responses (some may be estimates).';
 COMMENT ON COLUMN evaltool.run_summary.output_tokens IS 'Output tokens over all responses (some may be estimates).';
 COMMENT ON COLUMN evaltool.run_summary.cost_usd IS 'Cost in USD over all responses, at the prices in force at each call.';
@@ -66,3 +75,4 @@ COMMENT ON COLUMN evaltool.run_summary.created_at IS 'When the run was created.'
 COMMENT ON COLUMN evaltool.run_summary.started_at IS 'When the first worker started.';
 COMMENT ON COLUMN evaltool.run_summary.finished_at IS 'When the run completed, failed or was interrupted.';
 COMMENT ON COLUMN evaltool.run_summary.duration IS 'finished_at - started_at.';
+COMMENT ON COLUMN evaltool.run_summary.repeats IS 'Samples asked per test case (1 unless the run was repeated).';

@@ -1,3 +1,4 @@
+-- requires: 0010_score_history
 -- evaltool.score_run: applies one built-in scorer to every response of a run.
 CREATE OR REPLACE FUNCTION evaltool.score_run(run_id bigint, scorer text, arg text DEFAULT NULL,
                                               metric text DEFAULT NULL)
@@ -7,7 +8,7 @@ $$
 DECLARE
     s evaltool.scorer;
     written bigint;
-    statement text;
+    scoring_id bigint;
 BEGIN
     SELECT * INTO s FROM evaltool.scorer c WHERE c.name = score_run.scorer;
     IF NOT FOUND THEN
@@ -42,40 +43,32 @@ BEGIN
         RAISE EXCEPTION 'no run %', run_id USING ERRCODE = '22023';
     END IF;
 
+    -- A new pass: the run's current scores of the metric move to score_history, so the
+    -- INSERT below is a plain one (ON CONFLICT's speculative insertion makes a million-row
+    -- write about a quarter slower).
+    scoring_id := evaltool.begin_scoring(run_id, coalesce(metric, scorer || coalesce(':' || arg, '')),
+                                         'sql:' || scorer, s.version, arg);
     -- Rows go in the order of their response ids, as the join would scramble them: then the
     -- index entries and foreign-key checks of consecutive rows share pages (measured at a
     -- million rows: a fifth faster, the sort included).
-    statement := format(
-        $q$INSERT INTO evaltool.score AS t (response_id, metric, value, passed, details,
-                                             scorer, scorer_version)
-           SELECT r.id, $2, s.value, s.passed, s.details, $3, $4
+    EXECUTE format(
+        $q$INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer,
+                                        scorer_version, scoring_id)
+           SELECT r.id, $2, s.value, s.passed, s.details, $3, $4, $6
            FROM evaltool.response r
            JOIN evaltool.prompt p ON p.id = r.prompt_id
            CROSS JOIN LATERAL evaltool.%I(r.status = 'ok', r.output, r.output_text, p.expected,
                                           r.latency_ms, r.cost_usd, $5) s
            WHERE r.run_id = $1
            ORDER BY r.id$q$,
-        'scorer_' || scorer);
-    -- The first scoring of a metric, the common case, is a plain INSERT: ON CONFLICT's
-    -- speculative insertion makes a million-row write about a quarter slower. Where the run
-    -- already has scores of the metric, the INSERT fails at the first scored response it
-    -- meets, and the upsert replaces them.
-    BEGIN
-        EXECUTE statement
-        USING run_id, coalesce(metric, scorer || coalesce(':' || arg, '')), 'sql:' || scorer,
-              s.version, arg;
-    EXCEPTION WHEN unique_violation THEN
-        EXECUTE statement || $q$
-           ON CONFLICT (response_id, metric) DO UPDATE
-           SET value = excluded.value, passed = excluded.passed, details = excluded.details,
-               scorer = excluded.scorer, scorer_version = excluded.scorer_version$q$
-        USING run_id, coalesce(metric, scorer || coalesce(':' || arg, '')), 'sql:' || scorer,
-              s.version, arg;
-    END;
+        'scorer_' || scorer)
+    USING run_id, coalesce(metric, scorer || coalesce(':' || arg, '')), 'sql:' || scorer,
+          s.version, arg, scoring_id;
     GET DIAGNOSTICS written = ROW_COUNT;
+    PERFORM evaltool.finish_scoring(scoring_id, written);
     RETURN written;
 END
 $$;
 
 COMMENT ON FUNCTION evaltool.score_run(bigint, text, text, text) IS
-    'Scores every response of a run with the built-in SQL scorer evaltool.scorer_SCORER and ARG, in one INSERT ... SELECT; re-scoring replaces the scores. The metric is named METRIC, by default SCORER[:ARG]. Returns the number of scores written (responses the scorer cannot judge get none).';
+    'Scores every response of a run with the built-in SQL scorer evaltool.scorer_SCORER and ARG, in one INSERT ... SELECT, as one scoring (see evaltool.scoring); re-scoring replaces the scores, and the earlier ones are kept in score_history. The metric is named METRIC, by default SCORER[:ARG]. Returns the number of scores written (responses the scorer cannot judge get none).';

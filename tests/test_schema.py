@@ -307,7 +307,7 @@ def graph(conn: psycopg.Connection, model_id: int, dataset_id: int) -> dict[str,
 
 
 def test_one_response_per_run_and_prompt(conn: psycopg.Connection, graph: dict[str, int]) -> None:
-    with pytest.raises(errors.UniqueViolation, match="response_run_prompt_key"):
+    with pytest.raises(errors.UniqueViolation, match="response_run_prompt_sample_key"):
         add_response(conn, graph["run"], graph["prompt"])
 
 

@@ -47,6 +47,14 @@ EXIT_INTERRUPTED = 130
     show_default=True,
     help="Retries of a call that failed on a 429, a 5xx, a timeout or the connection.",
 )
+@click.option(
+    "--repeats",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    metavar="K",
+    help="Ask each test case K times (samples), to measure sampling noise and flaky cases.",
+)
 @click.option("--limit", type=click.IntRange(1), help="Only the first N test cases (by id).")
 @click.option("--sample", type=click.IntRange(1), help="Only N test cases, sampled.")
 @click.option("--seed", help="Seed of --sample (the same seed draws the same sample).")
@@ -77,6 +85,7 @@ def run(
     tpm: float | None,
     timeout: float,
     max_retries: int,
+    repeats: int,
     limit: int | None,
     sample: int | None,
     seed: str | None,
@@ -88,7 +97,7 @@ def run(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Run MODEL over DATASET and store one response per test case.
+    """Run MODEL over DATASET and store one response per test case (and sample).
 
     Each response keeps the output, latency, tokens (from the API, or estimated and marked
     so) and cost at the price in force when the call was made. Calls that fail on a rate
@@ -101,10 +110,16 @@ def run(
     create it with --prepare, then start `evaltool run --worker RUN` anywhere; each test
     case is answered once.
 
+    With --repeats K each test case is asked K times (models sampled at temperature > 0
+    answer differently from call to call): `evaltool runs flaky RUN` then names the test
+    cases whose samples disagree, and `evaltool compare` compares each test case's mean
+    over its samples.
+
     \b
     Example:
         evaltool run gpt-4o-mini golden-qa --concurrency 32 --rpm 500 --tag nightly
         evaltool run my-classifier images:2 --sample 200 --seed 7
+        evaltool run gpt-4o-mini golden-qa --repeats 5       # 5 samples per test case
         evaltool run --resume 42 --retry-errors
         evaltool run gpt-4o-mini golden-qa --prepare      # prints the run id, e.g. 43
         evaltool run --worker 43                           # on each worker machine
@@ -114,6 +129,8 @@ def run(
         raise click.UsageError("give MODEL DATASET, or --resume RUN, or --worker RUN")
     if retry_errors and resume is None:
         raise click.UsageError("--retry-errors goes with --resume RUN")
+    if repeats != 1 and model is None:
+        raise click.UsageError("--repeats belongs to a new run: give MODEL DATASET")
     if prepare and model is None:
         raise click.UsageError("--prepare creates a new run: give MODEL DATASET")
     options = CallOptions(concurrency, rpm, tpm, timeout, max_retries, lease)
@@ -130,6 +147,7 @@ def run(
                     limit=limit,
                     sample=sample,
                     seed=seed,
+                    repeats=repeats,
                     options=asdict(options),
                 )
                 target = runs.target(conn, run_id)
@@ -198,7 +216,8 @@ def _prepared(target: RunTarget, as_json: bool) -> None:
     if as_json:
         echo_json({"run_id": target.id, "pending": target.pending})
         return
-    click.echo(f"run {target.id}: {target.pending:,} test cases queued")
+    what = "samples" if target.repeats > 1 else "test cases"
+    click.echo(f"run {target.id}: {target.pending:,} {what} queued")
     click.echo(f"start workers with: evaltool run --worker {target.id}")
 
 
@@ -206,8 +225,9 @@ def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
     click.echo(
         f"run {s['run_id']} {s['status']}: {s['model']} on {s['dataset']}:{s['dataset_version']}"
     )
+    samples = f" x {s['repeats']} samples" if s["repeats"] > 1 else ""
     click.echo(
-        f"  {s['test_cases']:,} test cases: {s['ok']:,} ok, "
+        f"  {s['test_cases']:,} test cases{samples}: {s['ok']:,} ok, "
         f"{s['errors']:,} error{'' if s['errors'] == 1 else 's'}, {s['pending']:,} pending"
     )
     if s["input_tokens"] is not None:

@@ -45,7 +45,7 @@ def load_responses(
             run_id = row[0]
             created.append(f"run {run_id}")
         dataset_id, model_id, project_id = _run(conn, run_id)
-        return load_rows(
+        summary = load_rows(
             conn,
             sources,
             kind="responses",
@@ -64,6 +64,8 @@ def load_responses(
             rejects_path=rejects_path,
             progress=progress,
         )
+        conn.execute(queries.get("run_repeats_loaded"), {"run_id": run_id})
+        return summary
 
 
 def load_scores(

@@ -72,8 +72,10 @@ LEFT JOIN evaltool.prompt p_in
       AND p_in.prompt_hash = evaltool.json_hash(s.doc -> 'input')
 LEFT JOIN evaltool.response case_a
        ON case_a.run_id = c.run_id AND case_a.prompt_id = coalesce(p_id.id, p_in.id)
+      AND case_a.sample = 1  -- the first sample of a repeated run
 LEFT JOIN evaltool.response case_b
        ON case_b.run_id = c.run_b_id AND case_b.prompt_id = coalesce(p_id.id, p_in.id)
+      AND case_b.sample = 1  -- the first sample of a repeated run
 WHERE s.doc IS NOT NULL
 
 -- preference_insert --

@@ -33,6 +33,11 @@ SELECT s.ord, s.doc, coalesce(by_id.id, by_input.id) AS prompt_id,
                THEN '"tokens_estimated" must be true or false'
            WHEN jsonb_typeof(s.doc -> 'metadata') NOT IN ('object', 'null')
                THEN '"metadata" must be an object'
+           WHEN jsonb_typeof(s.doc -> 'sample') NOT IN ('number', 'null')
+                OR (jsonb_typeof(s.doc -> 'sample') = 'number'
+                    AND ((s.doc -> 'sample')::numeric % 1 <> 0
+                         OR (s.doc -> 'sample')::numeric NOT BETWEEN 1 AND 1000))
+               THEN '"sample" must be a whole number from 1 to 1000'
        END AS reason
 FROM pg_temp.evaltool_stage s
 CROSS JOIN pg_temp.evaltool_load_context c
@@ -46,13 +51,15 @@ LEFT JOIN evaltool.prompt by_input
 WHERE s.doc IS NOT NULL
 
 -- response_insert --
--- One response per test case of the run; a test case the run already answered keeps its
--- response. Without "cost_usd", the cost is computed from the model's price in force now.
+-- One response per test case (and "sample", 1 unless given) of the run; a sample the run
+-- already answered keeps its response. Without "cost_usd", the cost is computed from the
+-- model's price in force now.
 INSERT INTO evaltool.response
-    (run_id, prompt_id, status, output, output_text, error, latency_ms, input_tokens,
+    (run_id, prompt_id, sample, status, output, output_text, error, latency_ms, input_tokens,
      output_tokens, tokens_estimated, cost_usd, attempts, metadata)
 SELECT c.run_id,
        r.prompt_id,
+       coalesce(nullif(r.doc -> 'sample', 'null')::numeric::integer, 1),
        coalesce(r.doc ->> 'status',
                 CASE WHEN coalesce(r.doc ->> 'error', '') <> '' THEN 'error' ELSE 'ok' END),
        nullif(r.doc -> 'output', 'null'),
@@ -69,12 +76,19 @@ SELECT c.run_id,
                                        nullif(r.doc -> 'input_tokens', 'null')::numeric::integer,
                                        nullif(r.doc -> 'output_tokens', 'null')::numeric::integer)),
        coalesce(nullif(r.doc -> 'attempts', 'null')::numeric::integer, 1),
-       (r.doc - '{id,input,output,output_text,status,error,latency_ms,input_tokens,output_tokens,tokens_estimated,cost_usd,attempts,metadata}'::text[])
+       (r.doc - '{id,input,sample,output,output_text,status,error,latency_ms,input_tokens,output_tokens,tokens_estimated,cost_usd,attempts,metadata}'::text[])
          || coalesce(nullif(r.doc -> 'metadata', 'null'), '{}')
 FROM pg_temp.evaltool_rows r
 CROSS JOIN pg_temp.evaltool_load_context c
 WHERE r.reason IS NULL OR (NOT %(skip_invalid)s AND evaltool.load_reject(r.ord, r.reason))
-ON CONFLICT (run_id, prompt_id) DO NOTHING
+ON CONFLICT (run_id, prompt_id, sample) DO NOTHING
+
+-- run_repeats_loaded --
+-- A run whose loaded responses hold more samples than it had records them.
+UPDATE evaltool.run r
+SET repeats = x.samples
+FROM (SELECT max(sample) AS samples FROM evaltool.response WHERE run_id = %(run_id)s) x
+WHERE r.id = %(run_id)s AND x.samples > r.repeats
 
 -- run_for_load --
 -- A run that records responses produced elsewhere: completed, with a snapshot of the

@@ -1,5 +1,5 @@
 -- pairs_count --
--- The test cases two runs both answered: how many, how many with an error response on
+-- The test cases two runs both answered (their first samples): how many, how many with an error response on
 -- either side (never sent to a judge), and how many the judge already judged.
 SELECT count(*),
        count(*) FILTER (WHERE a.status <> 'ok' OR b.status <> 'ok'),
@@ -9,8 +9,8 @@ SELECT count(*),
              AND greatest(p.response_a_id, p.response_b_id) = greatest(a.id, b.id)
              AND p.judge = %(judge)s))
 FROM evaltool.response a
-JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s
-WHERE a.run_id = %(run_a)s
+JOIN evaltool.response b ON b.prompt_id = a.prompt_id AND b.run_id = %(run_b)s AND b.sample = 1
+WHERE a.run_id = %(run_a)s AND a.sample = 1
 
 -- pairs_next --
 -- The next test cases after %(after)s (by id) that both runs answered without error and

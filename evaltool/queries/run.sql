@@ -3,32 +3,36 @@
 -- and parameters in force now) taken at creation, so workers call what was asked for even
 -- when the registry changes later.
 INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
-                          git_revision, created_by, tags, notes, metadata)
+                          git_revision, created_by, tags, notes, metadata, repeats)
 SELECT m.id, %(dataset_id)s, %(name)s, 'pending',
        evaltool.model_snapshot(m.id, now()), evaltool.model_params_at(m.id, now()),
        %(git_revision)s,
        coalesce(nullif(current_setting('evaltool.actor', true), ''), current_user),
-       %(tags)s, %(notes)s, %(metadata)s
+       %(tags)s, %(notes)s, %(metadata)s, %(repeats)s
 FROM evaltool.model m
 WHERE m.name = %(model)s
 RETURNING id
 
 -- run_queue --
--- Queues the dataset's live test cases for a new run: all of them, the first %(limit)s by
--- id, or %(limit)s sampled by a seeded hash order (the same sample on every machine).
-INSERT INTO evaltool.run_task (run_id, prompt_id)
-SELECT %(run_id)s, p.id
-FROM evaltool.prompt p
-WHERE p.dataset_id = %(dataset_id)s AND p.deleted_at IS NULL
-ORDER BY CASE WHEN %(seed)s::text IS NOT NULL
-              THEN md5(%(seed)s::text || encode(p.prompt_hash, 'hex')) END,
-         p.id
-LIMIT %(limit)s
+-- Queues the dataset's live test cases for a new run, each %(repeats)s times (its
+-- samples): all of them, the first %(limit)s by id, or %(limit)s sampled by a seeded hash
+-- order (the same sample on every machine).
+INSERT INTO evaltool.run_task (run_id, prompt_id, sample)
+SELECT %(run_id)s, c.id, k.sample
+FROM (SELECT p.id
+      FROM evaltool.prompt p
+      WHERE p.dataset_id = %(dataset_id)s AND p.deleted_at IS NULL
+      ORDER BY CASE WHEN %(seed)s::text IS NOT NULL
+                    THEN md5(%(seed)s::text || encode(p.prompt_hash, 'hex')) END,
+               p.id
+      LIMIT %(limit)s) c
+CROSS JOIN generate_series(1, %(repeats)s) AS k(sample)
+ORDER BY c.id, k.sample
 
 -- run_for_work --
 -- What a worker needs to know of a run.
 SELECT r.id, r.model_id, r.model_snapshot, r.params, m.name AS model,
-       d.name AS dataset, d.version AS dataset_version,
+       d.name AS dataset, d.version AS dataset_version, r.repeats,
        (SELECT count(*) FROM evaltool.run_task t WHERE t.run_id = r.id) AS pending
 FROM evaltool.run r
 JOIN evaltool.model m ON m.id = r.model_id
@@ -36,11 +40,11 @@ JOIN evaltool.dataset d ON d.id = r.dataset_id
 WHERE r.id = %(run_id)s
 
 -- run_requeue_errors --
--- Queues again the test cases whose response is an error (for --retry-errors).
-INSERT INTO evaltool.run_task (run_id, prompt_id)
-SELECT run_id, prompt_id FROM evaltool.response
+-- Queues again the samples whose response is an error (for --retry-errors).
+INSERT INTO evaltool.run_task (run_id, prompt_id, sample)
+SELECT run_id, prompt_id, sample FROM evaltool.response
 WHERE run_id = %(run_id)s AND status = 'error'
-ON CONFLICT (run_id, prompt_id) DO NOTHING
+ON CONFLICT (run_id, prompt_id, sample) DO NOTHING
 
 -- run_start --
 -- Marks the run running (the first worker sets started_at).
@@ -66,12 +70,12 @@ WHERE id = %(run_id)s AND status = 'running'
                   WHERE run_id = %(run_id)s AND lease_expires_at > now())
 
 -- task_claim --
--- Leases up to %(n)s free test cases of the run (never leased, or their lease expired),
--- skipping rows another worker is claiming at this moment.
+-- Leases up to %(n)s free samples of the run's test cases (never leased, or their lease
+-- expired), skipping rows another worker is claiming at this moment.
 WITH picked AS (
-    SELECT prompt_id FROM evaltool.run_task
+    SELECT prompt_id, sample FROM evaltool.run_task
     WHERE run_id = %(run_id)s AND (lease_expires_at IS NULL OR lease_expires_at < now())
-    ORDER BY prompt_id
+    ORDER BY prompt_id, sample
     LIMIT %(n)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -81,12 +85,13 @@ WITH picked AS (
         claims = t.claims + 1
     FROM picked
     WHERE t.run_id = %(run_id)s AND t.prompt_id = picked.prompt_id
-    RETURNING t.prompt_id
+      AND t.sample = picked.sample
+    RETURNING t.prompt_id, t.sample
 )
-SELECT c.prompt_id, p.input::text
+SELECT c.prompt_id, c.sample, p.input::text
 FROM claimed c
 JOIN evaltool.prompt p ON p.id = c.prompt_id
-ORDER BY c.prompt_id
+ORDER BY c.prompt_id, c.sample
 
 -- task_renew --
 -- Extends this worker's leases: the heartbeat that tells other workers it is alive.
@@ -112,6 +117,7 @@ WHERE run_id = %(run_id)s
 -- Where a worker's finished calls wait for the next flush (emptied by each commit).
 CREATE TEMP TABLE IF NOT EXISTS evaltool_result (
     prompt_id        bigint NOT NULL,
+    sample           integer NOT NULL,
     status           text NOT NULL,
     output           jsonb,
     output_text      text,
@@ -133,25 +139,26 @@ COPY pg_temp.evaltool_result ({columns}) FROM STDIN
 -- result_write --
 -- Writes the staged results whose lease this worker still holds, and takes them off the
 -- queue in the same statement; a result whose lease another worker took over is dropped,
--- so each test case is answered once. An earlier error response is replaced (resume with
+-- so each sample of a test case is answered once. An earlier error response is replaced (resume with
 -- --retry-errors), an ok response never. Cost is computed at the price in force when the
 -- call started.
 WITH mine AS (
     DELETE FROM evaltool.run_task t
     USING pg_temp.evaltool_result r
-    WHERE t.run_id = %(run_id)s AND t.prompt_id = r.prompt_id AND t.leased_by = %(worker)s
-    RETURNING t.prompt_id
+    WHERE t.run_id = %(run_id)s AND t.prompt_id = r.prompt_id AND t.sample = r.sample
+      AND t.leased_by = %(worker)s
+    RETURNING t.prompt_id, t.sample
 )
 INSERT INTO evaltool.response AS old
-    (run_id, prompt_id, status, output, output_text, error, latency_ms, input_tokens,
+    (run_id, prompt_id, sample, status, output, output_text, error, latency_ms, input_tokens,
      output_tokens, tokens_estimated, cost_usd, attempts, metadata, started_at)
-SELECT %(run_id)s, r.prompt_id, r.status, r.output, r.output_text, r.error, r.latency_ms,
+SELECT %(run_id)s, r.prompt_id, r.sample, r.status, r.output, r.output_text, r.error, r.latency_ms,
        r.input_tokens, r.output_tokens, r.tokens_estimated,
        evaltool.call_cost_usd(%(model_id)s, r.started_at, r.input_tokens, r.output_tokens),
        r.attempts, r.metadata, r.started_at
 FROM pg_temp.evaltool_result r
-JOIN mine USING (prompt_id)
-ON CONFLICT (run_id, prompt_id) DO UPDATE
+JOIN mine USING (prompt_id, sample)
+ON CONFLICT (run_id, prompt_id, sample) DO UPDATE
 SET status = excluded.status, output = excluded.output, output_text = excluded.output_text,
     error = excluded.error, latency_ms = excluded.latency_ms,
     input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,

@@ -21,14 +21,23 @@ ORDER BY x.id
 -- Results of one batch.
 COPY _pyscore (response_id, value, passed, details) FROM STDIN
 
+-- pyscore_begin --
+-- A new scoring of the metric: the run's earlier scores of it move to score_history.
+SELECT evaltool.begin_scoring(%(run_id)s, %(metric)s, %(scorer)s, %(version)s, %(arg)s,
+                              %(judge_model)s, %(judge_snapshot)s, %(rubric_sha256)s)
+
 -- pyscore_write --
--- All results of a Python scorer, replacing earlier scores of the metric; empties the stage.
+-- All results of a Python scorer, under its scoring; empties the stage.
 WITH staged AS (DELETE FROM _pyscore RETURNING *)
-INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version)
-SELECT response_id, %(metric)s, value, passed, details, %(scorer)s, %(version)s FROM staged
-ON CONFLICT (response_id, metric) DO UPDATE
-SET value = excluded.value, passed = excluded.passed, details = excluded.details,
-    scorer = excluded.scorer, scorer_version = excluded.scorer_version, updated_at = now()
+INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version,
+                            scoring_id)
+SELECT response_id, %(metric)s, value, passed, details, %(scorer)s, %(version)s, %(scoring_id)s
+FROM staged
+ORDER BY response_id
+
+-- scoring_finish --
+-- How many scores the scoring wrote.
+SELECT evaltool.finish_scoring(%(scoring_id)s, %(scores)s)
 
 -- judge_model --
 -- The model llm_judge calls, as a run would snapshot it now, with its current parameters.
