@@ -114,11 +114,87 @@ def compare(
         "correction": policy.correction,
         "by": policy.by,
         "cluster": policy.cluster,
+        "margins": policy.margins,
+        "compared_metrics": metrics or None,
         "metrics": rows,
         "regressions": cases,
         "failed": [r["label"] for r in rows if r["gate_passed"] is False],
         "no_data": [r["label"] for r in rows if r["verdict"] == "no paired data"],
     }
+
+
+def record(conn: psycopg.Connection, document: dict[str, Any]) -> int:
+    """Keep a comparison (evaltool compare --record) in table comparison; returns its id."""
+    rows = document["metrics"]
+    policy = {key: document[key] for key in ("alpha", "missing", "correction", "by", "cluster")} | {
+        "margins": document["margins"],
+        "metrics": document["compared_metrics"],
+    }
+    params = {
+        "baseline": document["baseline"]["run_id"],
+        "candidate": document["candidate"]["run_id"],
+        "policy": Jsonb(policy),
+        "results": Jsonb([{k: v for k, v in r.items() if k != "label"} for r in rows]),
+        "gate_passed": None
+        if all(r["gate_passed"] is None for r in rows)
+        else not any(r["gate_passed"] is False or r["gate_passed"] is None for r in rows),
+    }
+    with conn.transaction():
+        row = conn.execute(queries.get("comparison_record"), params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def recheck(
+    conn: psycopg.Connection, run_id: int, metric: str, version: str
+) -> list[dict[str, Any]]:
+    """The recorded comparisons that `run_id` took part in on `metric`, each judged again
+    with the scores that `version` of the metric's scorer gave (in each of its runs that
+    has them): its verdict then, now, and whether it changed. Nothing is written."""
+    params: dict[str, Any] = {"run_id": run_id, "metric": metric}
+    found = []
+    for c in queries.fetch_all(conn, "comparisons_of_run", params):
+        runs = (c["baseline_run_id"], c["candidate_run_id"])
+        with conn.transaction(force_rollback=True):
+            rescored = []
+            for run in runs:
+                at = {"run_id": run, "metric": metric, "version": version}
+                scored = queries.fetch_one(conn, "version_scored", at)
+                if scored and scored["exists"]:
+                    conn.execute(queries.get("scores_at_version"), at)
+                    rescored.append(run)
+            p = c["policy"]
+            again = queries.fetch_all(
+                conn,
+                "compare_runs",
+                {
+                    "baseline": runs[0],
+                    "candidate": runs[1],
+                    "alpha": p["alpha"],
+                    "missing": p["missing"],
+                    "correction": p["correction"],
+                    "margins": Jsonb(p["margins"]) if p.get("margins") else None,
+                    "by": p.get("by"),
+                    "cluster": p.get("cluster"),
+                    "metrics": p.get("metrics"),
+                },
+            )
+        verdict = next(
+            (r["verdict"] for r in again if r["metric"] == metric and r["slice"] is None), None
+        )
+        found.append(
+            {
+                "comparison_id": c["id"],
+                "baseline_run_id": runs[0],
+                "candidate_run_id": runs[1],
+                "created_at": c["created_at"],
+                "rescored_runs": rescored,
+                "verdict": c["verdict"],
+                "verdict_at_version": verdict,
+                "changed": verdict != c["verdict"],
+            }
+        )
+    return found
 
 
 def gate(document: dict[str, Any], *, enforce: bool) -> None:

@@ -3,6 +3,17 @@
 -- cases.
 
 DROP FUNCTION IF EXISTS evaltool.compare_runs(bigint, bigint, double precision);
+-- The result gained repeat_gain (0010): a function's result type cannot be replaced.
+DO $$
+DECLARE
+    f regprocedure := to_regprocedure('evaltool.compare_runs(bigint, bigint, double precision, text, text, jsonb, text, text, text[])');
+BEGIN
+    IF f IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_proc WHERE oid = f AND 'repeat_gain' = ANY (proargnames)) THEN
+        EXECUTE format('DROP FUNCTION %s', f);
+    END IF;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION evaltool.compare_runs(baseline bigint, candidate bigint,
                                                  alpha double precision DEFAULT 0.05,
@@ -19,7 +30,7 @@ CREATE OR REPLACE FUNCTION evaltool.compare_runs(baseline bigint, candidate bigi
                    ci_level double precision, worse bigint, better bigint,
                    p_value double precision, p_adjusted double precision,
                    margin double precision, mde double precision, verdict text,
-                   gate_passed boolean)
+                   gate_passed boolean, repeat_gain double precision)
     LANGUAGE plpgsql STABLE AS
 $$
 #variable_conflict use_column
@@ -32,6 +43,8 @@ DECLARE
     groups text;
     slices bigint;
     max_slices constant integer := 1000;
+    repeated boolean;
+    pairs text;
 BEGIN
     IF alpha IS NULL OR alpha <= 0 OR alpha >= 1 THEN
         RAISE EXCEPTION 'alpha must be between 0 and 1, not %', alpha USING ERRCODE = '22023';
@@ -104,6 +117,78 @@ BEGIN
         END IF;
     END IF;
 
+    -- Runs with repeats compare each test case's mean over its samples; runs without keep
+    -- the one pass over the pairs of scores.
+    SELECT bool_or(r.repeats > 1) INTO repeated
+    FROM evaltool.run r WHERE r.id IN (baseline, candidate);
+    IF repeated THEN
+        pairs := $p$
+        -- Repeats: the test case is the unit. Each side's samples of a case become one
+        -- value, its pass rate (a pass/fail metric, whose worst is 0) or its mean, and
+        -- the pairs are compared as values. wgain is what one sample per side would add
+        -- to the variance of the case's difference: s2 (1 - 1/k) per side.
+        SELECT coalesce(b.metric, c.metric) AS metric, coalesce(b.prompt_id, c.prompt_id) AS prompt_id,
+               b.metric IS NOT NULL AS has_b, c.metric IS NOT NULL AS has_c,
+               NULL::boolean AS bp, NULL::boolean AS cp,
+               CASE WHEN b.rate THEN b.p_mean ELSE b.v_mean END AS bv,
+               CASE WHEN c.rate THEN c.p_mean ELSE c.v_mean END AS cv,
+               CASE WHEN b.rate OR c.rate THEN 0::double precision END AS floor,
+               CASE WHEN b.rate THEN b.p_gain ELSE b.v_gain END
+                 + CASE WHEN c.rate THEN c.p_gain ELSE c.v_gain END AS wgain
+        FROM (SELECT x.prompt_id, x.metric, bool_and(x.passed IS NOT NULL) AS rate,
+                     avg(x.passed::integer) AS p_mean, avg(x.v) AS v_mean,
+                     coalesce(var_samp(x.passed::integer), 0) * (1 - 1.0 / nullif(count(x.passed), 0)) AS p_gain,
+                     coalesce(var_samp(x.v), 0) * (1 - 1.0 / nullif(count(x.v), 0)) AS v_gain
+              FROM (SELECT r.prompt_id, s.metric, s.passed,
+                           CASE WHEN r.status = 'ok' THEN s.value END AS v
+                    FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                    WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) x
+              GROUP BY x.prompt_id, x.metric) b
+        FULL JOIN (SELECT x.prompt_id, x.metric, bool_and(x.passed IS NOT NULL) AS rate,
+                          avg(x.passed::integer) AS p_mean, avg(x.v) AS v_mean,
+                          coalesce(var_samp(x.passed::integer), 0) * (1 - 1.0 / nullif(count(x.passed), 0)) AS p_gain,
+                          coalesce(var_samp(x.v), 0) * (1 - 1.0 / nullif(count(x.v), 0)) AS v_gain
+                   FROM (SELECT r.prompt_id, s.metric, s.passed,
+                                CASE WHEN r.status = 'ok' THEN s.value END AS v
+                         FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                         WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) x
+                   GROUP BY x.prompt_id, x.metric) c
+          ON c.prompt_id = b.prompt_id AND c.metric = b.metric
+        UNION ALL
+        -- Availability: the share of a case's calls that succeeded.
+        SELECT 'availability', coalesce(b.prompt_id, c.prompt_id), b.prompt_id IS NOT NULL,
+               c.prompt_id IS NOT NULL, NULL, NULL, b.share, c.share, 0, b.gain + c.gain
+        FROM (SELECT prompt_id, avg((status = 'ok')::integer) AS share,
+                     coalesce(var_samp((status = 'ok')::integer), 0) * (1 - 1.0 / count(*)) AS gain
+              FROM evaltool.response WHERE run_id = $1 GROUP BY prompt_id) b
+        FULL JOIN (SELECT prompt_id, avg((status = 'ok')::integer) AS share,
+                          coalesce(var_samp((status = 'ok')::integer), 0) * (1 - 1.0 / count(*)) AS gain
+                   FROM evaltool.response WHERE run_id = $2 GROUP BY prompt_id) c
+          ON c.prompt_id = b.prompt_id$p$;
+    ELSE
+        pairs := $p$
+        SELECT coalesce(b.metric, c.metric) AS metric, coalesce(b.prompt_id, c.prompt_id) AS prompt_id,
+               b.metric IS NOT NULL AS has_b, c.metric IS NOT NULL AS has_c,
+               b.passed AS bp, c.passed AS cp,
+               -- an error response has no value on a continuous metric
+               CASE WHEN b.ok THEN b.value END AS bv, CASE WHEN c.ok THEN c.value END AS cv,
+               NULL::double precision AS floor, NULL::double precision AS wgain
+        FROM (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
+              FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+              WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) b
+        FULL JOIN (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
+                   FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                   WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) c
+          ON c.prompt_id = b.prompt_id AND c.metric = b.metric
+        UNION ALL
+        -- Availability: did the call succeed, as a pass/fail metric of its own.
+        SELECT 'availability', coalesce(b.prompt_id, c.prompt_id), b.prompt_id IS NOT NULL,
+               c.prompt_id IS NOT NULL, b.status = 'ok', c.status = 'ok', NULL, NULL, NULL, NULL
+        FROM (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $1) b
+        FULL JOIN (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $2) c
+          ON c.prompt_id = b.prompt_id$p$;
+    END IF;
+
     IF cluster_by IS NULL THEN
         -- Each test case is its own unit: the spread of the differences gives the t interval.
         groups := $g$
@@ -113,7 +198,10 @@ BEGIN
                u.d_sum / nullif(u.n, 0) AS est,
                sqrt(u.m2 / nullif(u.n - 1, 0) / nullif(u.n, 0)) AS se,
                (u.n - 1)::double precision AS df,
-               CASE WHEN u.won + u.lost < 25 THEN u.small END AS small
+               CASE WHEN u.won + u.lost < 25 THEN u.small END AS small,
+               -- how many times the test cases a one-sample comparison would need for the
+               -- same precision: (observed variance + what single samples add) / observed
+               1 + (u.wgain / nullif(u.n, 0)) / nullif(u.m2 / nullif(u.n - 1, 0), 0) AS gain
         FROM units u$g$;
     ELSE
         -- Cluster-robust: the clusters are the units, their totals what varies (CR1 variance,
@@ -132,7 +220,8 @@ BEGIN
                  / nullif(sum(u.n), 0) AS se,
                (count(*) FILTER (WHERE u.n > 0) - 1)::double precision AS df,
                CASE WHEN count(*) FILTER (WHERE round(u.d_sum * 1e9) <> 0) < 25
-                    THEN array_agg(u.d_sum) FILTER (WHERE round(u.d_sum * 1e9) <> 0) END AS small
+                    THEN array_agg(u.d_sum) FILTER (WHERE round(u.d_sum * 1e9) <> 0) END AS small,
+               NULL::double precision AS gain
         FROM (SELECT x.*, sum(x.d_sum) OVER w / nullif(sum(x.n) OVER w, 0) AS est
               FROM units x WINDOW w AS (PARTITION BY x.metric, x.slice)) u
         GROUP BY u.metric, u.slice$g$;
@@ -142,32 +231,13 @@ BEGIN
     -- metric both ways, as pass/fail and as values; which it is, and its worst value, are
     -- known only once every score is seen, and are applied to the small aggregated rows.
     RETURN QUERY EXECUTE format($q$
-    WITH pairs AS (
-        SELECT coalesce(b.metric, c.metric) AS metric, coalesce(b.prompt_id, c.prompt_id) AS prompt_id,
-               b.metric IS NOT NULL AS has_b, c.metric IS NOT NULL AS has_c,
-               b.passed AS bp, c.passed AS cp,
-               -- an error response has no value on a continuous metric
-               CASE WHEN b.ok THEN b.value END AS bv, CASE WHEN c.ok THEN c.value END AS cv
-        FROM (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
-              FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-              WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) b
-        FULL JOIN (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
-                   FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-                   WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) c
-          ON c.prompt_id = b.prompt_id AND c.metric = b.metric
-        UNION ALL
-        -- Availability: did the call succeed, as a pass/fail metric of its own.
-        SELECT 'availability', coalesce(b.prompt_id, c.prompt_id), b.prompt_id IS NOT NULL,
-               c.prompt_id IS NOT NULL, b.status = 'ok', c.status = 'ok', NULL, NULL
-        FROM (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $1) b
-        FULL JOIN (SELECT prompt_id, status FROM evaltool.response WHERE run_id = $2) c
-          ON c.prompt_id = b.prompt_id
+    WITH pairs AS (%s
     ), lvl1 AS (
         SELECT x.metric, x.slice, x.cluster,
                -- pass/fail where every score has a verdict; the worst value of an answer
                bool_and((NOT x.has_b OR x.bp IS NOT NULL) AND (NOT x.has_c OR x.cp IS NOT NULL))
                  AS pass_fail,
-               least(min(x.bv), min(x.cv)) AS worst,
+               least(min(x.bv), min(x.cv), min(x.floor)) AS worst,
                -- as pass/fail
                count(*) FILTER (WHERE x.bp IS NOT NULL AND x.cp IS NOT NULL) AS pf_n,
                count(*) FILTER (WHERE NOT x.bp AND x.cp) AS pf_won,
@@ -184,6 +254,7 @@ BEGIN
                coalesce(sum(x.cv) FILTER (WHERE x.d IS NOT NULL), 0) AS v_csum,
                array_agg(x.d) FILTER (WHERE x.d <> 0) AS v_small,
                array_agg(x.bv) FILTER (WHERE x.bv IS NOT NULL AND x.cv IS NULL) AS v_bo,
+               sum(x.wgain) FILTER (WHERE x.d IS NOT NULL) AS v_wgain,
                count(*) FILTER (WHERE x.cv IS NOT NULL AND x.bv IS NULL) AS v_co
         FROM (SELECT c.*, %s AS slice, %s AS cluster,
                      -- differences at 9 decimals: 0.6 - 0.4 and 0.3 - 0.1 are one size
@@ -219,7 +290,8 @@ BEGIN
                                      * (k.v_dsum / k.v_n - i.d_sum / i.n) ^ 2 ELSE 0 END
                END AS m2,
                CASE WHEN NOT k.pf THEN coalesce(k.v_small, '{}') || coalesce(i.small, '{}') END
-                 AS small
+                 AS small,
+               CASE WHEN NOT k.pf THEN k.v_wgain END AS wgain
         FROM kinds k
         CROSS JOIN LATERAL (
             -- the imputed cases of the baseline: as pass/fail, every one fails; as values,
@@ -277,18 +349,19 @@ BEGIN
            v.verdict,
            CASE WHEN j.n = j.n_imputed THEN NULL
                 ELSE NOT (v.verdict = 'worse'
-                          OR (coalesce(j.margin, 0) > 0 AND v.verdict = 'inconclusive')) END
+                          OR (coalesce(j.margin, 0) > 0 AND v.verdict = 'inconclusive')) END,
+           CASE WHEN $10 THEN j.gain END
     FROM judged j
     CROSS JOIN LATERAL (SELECT CASE WHEN j.n = j.n_imputed THEN 'no paired data'
                                     ELSE evaltool.verdict(j.low, j.high, j.margin) END) v(verdict)
-    ORDER BY j.k$q$, slice_expr, cluster_expr, slice_join, groups)
+    ORDER BY j.k$q$, pairs, slice_expr, cluster_expr, slice_join, groups)
     USING baseline, candidate, missing, slice_path, cluster_path, margins, alpha, correction,
-          metrics;
+          metrics, repeated;
 END
 $$;
 
 COMMENT ON FUNCTION evaltool.compare_runs(bigint, bigint, double precision, text, text, jsonb, text, text, text[]) IS
-    'Candidate run against baseline run, per metric (and per slice with slice_by tag or metadata.KEY; slice NULL is all test cases), plus an availability row (the share of calls that succeeded): n paired, missing cases (baseline_only: scored in the baseline, not in the candidate; with missing => worst they count as failures or as the metric''s worst value, n_imputed; candidate_only are left out), means, delta = candidate - baseline with its interval at ci_level, cases worse and better, p-value and p adjusted over all rows (correction holm, bh or none), the margin, the minimum detectable effect at 80% power, the verdict (better, worse, not worse than margin, inconclusive; no paired data where no case is answered and scored in both runs) and whether the row passes the gate (not worse, and with a margin not inconclusive). Methods: tango (pass/fail: Tango score interval and McNemar score test), t (continuous: paired t), cluster_t (cluster_by metadata.KEY: cluster-robust t); below 25 non-zero differences the exact sign-flip mid-p is used where larger. Error responses have no value on continuous metrics. margins: a number for every metric, or {"metric": m, "*": default}. metrics: only these (availability is always compared).';
+    'Candidate run against baseline run, per metric (and per slice with slice_by tag or metadata.KEY; slice NULL is all test cases), plus an availability row (the share of calls that succeeded): n paired, missing cases (baseline_only: scored in the baseline, not in the candidate; with missing => worst they count as failures or as the metric''s worst value, n_imputed; candidate_only are left out), means, delta = candidate - baseline with its interval at ci_level, cases worse and better, p-value and p adjusted over all rows (correction holm, bh or none), the margin, the minimum detectable effect at 80% power, the verdict (better, worse, not worse than margin, inconclusive; no paired data where no case is answered and scored in both runs) and whether the row passes the gate (not worse, and with a margin not inconclusive). Methods: tango (pass/fail: Tango score interval and McNemar score test), t (continuous: paired t), cluster_t (cluster_by metadata.KEY: cluster-robust t); below 25 non-zero differences the exact sign-flip mid-p is used where larger. Error responses have no value on continuous metrics. With repeats (either run''s repeats > 1) the test case is the unit: each side''s samples of a case become its pass rate (pass/fail metrics, worst value 0) or mean, compared with t (sign flips below 25 differences), and repeat_gain says how many times the test cases a one-sample comparison would need for the same precision (NULL without repeats or with clusters). margins: a number for every metric, or {"metric": m, "*": default}. metrics: only these (availability is always compared).';
 
 CREATE OR REPLACE FUNCTION evaltool.regressions(baseline bigint, candidate bigint,
                                                 metric text DEFAULT NULL)
@@ -301,11 +374,13 @@ $$
 -- As compare_runs counts them: a case the candidate did not answer, or answered with an
 -- error on a continuous metric, or was not scored on, is lost where the baseline had
 -- something to lose (a pass, or a value).
-SELECT sb.metric, p.id, p.external_id, p.input, p.expected,
-       coalesce(rb.output_text, 'error: ' || rb.error),
+SELECT u.metric, u.pid, u.external_id, u.input, u.expected, u.bo, u.co, u.bv, u.cv, u.bp, u.cp
+FROM (
+SELECT sb.metric, p.id AS pid, p.external_id, p.input, p.expected,
+       coalesce(rb.output_text, 'error: ' || rb.error) AS bo,
        CASE WHEN rc.id IS NULL THEN 'no response'
-            ELSE coalesce(rc.output_text, 'error: ' || rc.error) END,
-       sb.value, c.value, sb.passed, sc.passed
+            ELSE coalesce(rc.output_text, 'error: ' || rc.error) END AS co,
+       sb.value AS bv, c.value AS cv, sb.passed AS bp, sc.passed AS cp
 FROM evaltool.response rb
 JOIN evaltool.score sb ON sb.response_id = rb.id
 JOIN evaltool.prompt p ON p.id = rb.prompt_id
@@ -314,12 +389,36 @@ LEFT JOIN evaltool.score sc ON sc.response_id = rc.id AND sc.metric = sb.metric
 CROSS JOIN LATERAL (SELECT CASE WHEN sc.passed IS NOT NULL OR rc.status = 'ok' THEN sc.value END
                    ) AS c(value)
 WHERE rb.run_id = baseline
+  AND NOT EXISTS (SELECT FROM evaltool.run x WHERE x.id IN (baseline, candidate) AND x.repeats > 1)
   AND (regressions.metric IS NULL OR sb.metric = regressions.metric)
   AND CASE WHEN sb.passed IS NOT NULL THEN sb.passed AND NOT coalesce(sc.passed, false)
            ELSE rb.status = 'ok' AND sb.value IS NOT NULL
                 AND (c.value IS NULL OR c.value < sb.value) END
-ORDER BY sb.metric, coalesce(c.value - sb.value, '-Infinity'), p.id
+UNION ALL
+-- With repeats, per test case: its pass rate (or mean value) over the samples dropped, as
+-- compare_runs compares them; the outputs shown are the first sample's.
+SELECT b.metric, p.id, p.external_id, p.input, p.expected, b.output,
+       coalesce(c.output, 'no response'), b.value, c.value, NULL, NULL
+FROM (SELECT r.prompt_id, s.metric,
+             CASE WHEN bool_and(s.passed IS NOT NULL) THEN avg(s.passed::integer)
+                  ELSE avg(CASE WHEN r.status = 'ok' THEN s.value END) END::double precision AS value,
+             (array_agg(coalesce(r.output_text, 'error: ' || r.error) ORDER BY r.sample))[1] AS output
+      FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+      WHERE r.run_id = baseline AND (regressions.metric IS NULL OR s.metric = regressions.metric)
+      GROUP BY r.prompt_id, s.metric) b
+JOIN evaltool.prompt p ON p.id = b.prompt_id
+LEFT JOIN (SELECT r.prompt_id, s.metric,
+                  CASE WHEN bool_and(s.passed IS NOT NULL) THEN avg(s.passed::integer)
+                       ELSE avg(CASE WHEN r.status = 'ok' THEN s.value END) END::double precision AS value,
+                  (array_agg(coalesce(r.output_text, 'error: ' || r.error) ORDER BY r.sample))[1] AS output
+           FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+           WHERE r.run_id = candidate AND (regressions.metric IS NULL OR s.metric = regressions.metric)
+           GROUP BY r.prompt_id, s.metric) c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
+WHERE EXISTS (SELECT FROM evaltool.run x WHERE x.id IN (baseline, candidate) AND x.repeats > 1)
+  AND b.value IS NOT NULL AND (c.value IS NULL OR c.value < b.value)
+) u
+ORDER BY u.metric, coalesce(u.cv - u.bv, '-Infinity'), u.pid
 $$;
 
 COMMENT ON FUNCTION evaltool.regressions(bigint, bigint, text) IS
-    'Test cases that got worse from baseline to candidate run, per metric (or only METRIC): passed before and failed, or missing, after; for metrics without pass/fail, a lower value, or none (no response, an error, not scored). Missing cases first, then the biggest drops, with input, expected answer and both outputs (candidate_output ''no response'' where there is none).';
+    'Test cases that got worse from baseline to candidate run, per metric (or only METRIC): passed before and failed, or missing, after; for metrics without pass/fail, a lower value, or none (no response, an error, not scored). With repeats, per test case: its pass rate (or mean) over the samples dropped, with the first sample''s outputs and baseline_passed/candidate_passed NULL. Missing cases first, then the biggest drops, with input, expected answer and both outputs (candidate_output ''no response'' where there is none).';

@@ -524,3 +524,144 @@ def test_slicing_by_a_key_of_thousands_of_values_is_refused(
     assert f"metadata.doc has 1001 values in run {base}" in result.stderr
     assert "use --cluster" in result.stderr
     assert run_cli("compare", str(base), str(cand), "--cluster", "metadata.doc").exit_code == 0
+
+
+def repeated_runs(
+    conn: psycopg.Connection, before: list[list[bool]], after: list[list[bool]]
+) -> tuple[int, int]:
+    """Two runs over the same test cases whose samples passed as given: before[i] and
+    after[i] are the samples of test case i (their lengths are the runs' repeats)."""
+    base, cand = make_runs(conn, [{}] * len(before))
+    for run, samples in ((base, before), (cand, after)):
+        k = len(samples[0])
+        conn.execute("UPDATE evaltool.run SET repeats = %s WHERE id = %s", (k, run))
+        conn.execute(
+            """INSERT INTO evaltool.response (run_id, prompt_id, sample, status, output_text)
+               SELECT run_id, prompt_id, s, 'ok', 'x' FROM evaltool.response
+               CROSS JOIN generate_series(2, %s) s WHERE run_id = %s""",
+            (k, run),
+        )
+        conn.execute(
+            """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
+               SELECT r.id, 'ok', u.p::integer, u.p, 'test'
+               FROM (SELECT x.id, x.sample,
+                            dense_rank() OVER (ORDER BY x.prompt_id) AS i
+                     FROM evaltool.response x WHERE x.run_id = %(run)s) r
+               JOIN unnest(%(case)s::integer[], %(sample)s::integer[], %(passed)s::boolean[])
+                    u(i, k, p) ON u.i = r.i AND u.k = r.sample""",
+            {
+                "run": run,
+                "case": [i + 1 for i, c in enumerate(samples) for _ in c],
+                "sample": [k + 1 for c in samples for k in range(len(c))],
+                "passed": [p for c in samples for p in c],
+            },
+        )
+    conn.commit()
+    return base, cand
+
+
+def test_repeats_compare_each_case_by_its_pass_rate(conn: psycopg.Connection) -> None:
+    rng = np.random.default_rng(17)
+    # 40 test cases of different difficulty, 3 samples per side; the candidate is worse.
+    level = rng.uniform(0.2, 0.95, 40)
+    before = [[bool(x) for x in rng.random(3) < p] for p in level]
+    after = [[bool(x) for x in rng.random(3) < p - 0.25] for p in level]
+    base, cand = repeated_runs(conn, before, after)
+    row = compared(conn, base, cand)["ok"]
+    rates_b = np.array([np.mean(c) for c in before])
+    rates_c = np.array([np.mean(c) for c in after])
+    d = np.round(rates_c - rates_b, 9)
+    # the unit is the test case: 40 pairs of pass rates, a paired t interval over them
+    assert row["method"] == "t" and row["n_paired"] == 40
+    assert row["baseline_mean"] == pytest.approx(rates_b.mean())
+    assert row["delta"] == pytest.approx(d.mean())
+    low, high = stats.ttest_1samp(d, 0).confidence_interval(row["ci_level"])
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert row["p_value"] == pytest.approx(stats.ttest_1samp(d, 0).pvalue)
+    # what one sample per side would have added to the variance of each difference
+    within = sum(
+        np.var(np.array(s, dtype=float), ddof=1) * (1 - 1 / 3) for s in before + after
+    ) / 40
+    assert row["repeat_gain"] == pytest.approx(1 + within / np.var(d, ddof=1))
+    assert row["repeat_gain"] > 1.2
+    assert row["verdict"] == "worse"
+    # availability is per test case too: all calls succeeded
+    assert compared(conn, base, cand)["availability"]["n_paired"] == 40
+    # a K = 1 comparison has no gain to report
+    one_b, one_c = pass_fail_runs(conn, [True, False] * 10, [True, True] * 10)
+    assert compared(conn, one_b, one_c)["ok"]["repeat_gain"] is None
+
+
+def test_repeats_regressions_are_cases_whose_rate_dropped(conn: psycopg.Connection) -> None:
+    before = [[True, True, True], [True, False, True], [False, False, False]]
+    after = [[True, False, False], [True, False, True], [False, False, False]]
+    base, cand = repeated_runs(conn, before, after)
+    rows = call(conn, "regressions", base, cand)
+    assert [(r["external_id"], r["baseline_value"], r["candidate_value"]) for r in rows] == [
+        ("case-0", 1.0, pytest.approx(1 / 3))
+    ]
+
+
+def test_no_real_change_with_repeats_rarely_raises_an_alarm(conn: psycopg.Connection) -> None:
+    # temperature-like noise: each case has its own pass probability, both runs sample it
+    rng = np.random.default_rng(5)
+    alarms = 0
+    for _ in range(40):
+        level = rng.uniform(0.1, 0.9, 30)
+        before = [[bool(x) for x in rng.random(3) < p] for p in level]
+        after = [[bool(x) for x in rng.random(3) < p] for p in level]
+        base, cand = repeated_runs(conn, before, after)
+        alarms += compared(conn, base, cand, alpha=0.1)["ok"]["verdict"] != "inconclusive"
+    assert alarms <= 9  # 4 expected at alpha 0.1; the bench measures the rate precisely
+
+
+def score_as(conn: psycopg.Connection, run: int, metric: str, version: str, passed: list[bool]):
+    """A scoring of `metric` by scorer version `version` with these outcomes, in case order."""
+    scoring = conn.execute(
+        "SELECT evaltool.begin_scoring(%s, %s, 'test', %s)", (run, metric, version)
+    ).fetchone()[0]
+    conn.execute(
+        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer,
+                                       scorer_version, scoring_id)
+           SELECT r.id, %(metric)s, u.p::integer, u.p, 'test', %(version)s, %(scoring)s
+           FROM (SELECT x.id, row_number() OVER (ORDER BY x.prompt_id) AS i
+                 FROM evaltool.response x WHERE x.run_id = %(run)s) r
+           JOIN unnest(%(passed)s::boolean[]) WITH ORDINALITY u(p, i) ON u.i = r.i""",
+        {"metric": metric, "version": version, "scoring": scoring, "run": run, "passed": passed},
+    )
+    conn.commit()
+
+
+def test_a_recorded_gate_is_judged_again_under_a_new_judge(
+    run_cli: RunCli, conn: psycopg.Connection
+) -> None:
+    from evaltool import compare as comparing
+
+    base, cand = make_runs(conn, [{}] * 30)
+    # judge version 1 is lenient: everything passes in both runs
+    score_as(conn, base, "judge", "1", [True] * 30)
+    score_as(conn, cand, "judge", "1", [True] * 30)
+    out = run_cli("compare", str(base), str(cand), "--record", "--json")
+    recorded = json.loads(out.output)
+    kept = conn.execute(
+        "SELECT baseline_run_id, candidate_run_id, gate_passed, cardinality(scorings), "
+        "jsonb_array_length(results) FROM evaltool.comparison WHERE id = %s",
+        [recorded["comparison_id"]],
+    ).fetchone()
+    assert kept == (base, cand, True, 2, 2)
+    # version 2 is strict, and finds the candidate wrong on 20 of 30
+    score_as(conn, base, "judge", "2", [True] * 30)
+    score_as(conn, cand, "judge", "2", [False] * 20 + [True] * 10)
+    history = "SELECT count(*) FROM evaltool.score_history"
+    assert conn.execute(history).fetchone() == (60,)  # version 1's scores are kept
+    before = conn.execute("SELECT count(*), sum(value) FROM evaltool.score").fetchone()
+
+    again = comparing.recheck(conn, cand, "judge", "2")
+    assert [(a["verdict"], a["verdict_at_version"], a["changed"]) for a in again] == [
+        ("inconclusive", "worse", True)
+    ]
+    assert again[0]["rescored_runs"] == [base, cand]
+    # and back under version 1, nothing changes; nothing was written either way
+    assert [a["changed"] for a in comparing.recheck(conn, cand, "judge", "1")] == [False]
+    assert conn.execute("SELECT count(*), sum(value) FROM evaltool.score").fetchone() == before
+    assert conn.execute(history).fetchone() == (60,)

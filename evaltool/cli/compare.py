@@ -32,6 +32,11 @@ from evaltool.reports import render
     show_default=True,
     help="table for people, md for a pull-request comment (json: use --json).",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Keep the comparison in the database (table comparison), e.g. for a release gate.",
+)
 @json_option
 @worst_option
 def compare(
@@ -41,6 +46,7 @@ def compare(
     policy: comparing.Policy,
     fail_on_regression: bool,
     fmt: str,
+    record: bool,
     as_json: bool,
     worst: int,
 ) -> None:
@@ -53,15 +59,18 @@ def compare(
     use Tango's score interval and McNemar's test, continuous ones the paired t interval
     and test, both with an exact sign-flip test below 25 differing cases. The verdicts of
     all metrics (and slices) are adjusted together (--correction), and an availability row
-    compares the share of calls that succeeded. A test case the candidate did not answer or
-    was not scored on counts as a failure (--missing). The numbers come from the SQL
-    function evaltool.compare_runs. A run is given by id, or by model name for that
-    model's latest completed run.
+    compares the share of calls that succeeded. With repeats (evaltool run --repeats K),
+    each test case is compared by its pass rate (or mean) over its samples. A test case
+    the candidate did not answer or was not scored on counts as a failure (--missing).
+    The numbers come from the SQL function evaltool.compare_runs; --record keeps them in
+    table comparison. A run is given by id, or by model name for that model's latest
+    completed run.
 
     \b
     Example:
         evaltool compare 41 42
         evaltool compare 41 42 --metric exact_match --fail-on-regression   # in CI
+        evaltool compare 41 42 --fail-on-regression --record    # kept for judges drift
         evaltool compare 41 42 --margin 0.02 --fail-on-regression          # non-inferiority
         evaltool compare 41 42 --by tag --cluster metadata.document
         evaltool compare 41 42 --format md > comment.md
@@ -77,12 +86,16 @@ def compare(
             policy=policy,
             worst=worst,
         )
+        if record:
+            result["comparison_id"] = comparing.record(conn, result)
     if as_json:
         echo_json(result)
     elif fmt == "md":
         click.echo(render.render("compare", "md", result), nl=False)
     else:
         _table(result)
+    if record and not as_json:
+        click.echo(f"recorded as comparison {result['comparison_id']}", err=True)
     comparing.gate(result, enforce=fail_on_regression)
 
 
@@ -158,6 +171,13 @@ def _table(result: dict[str, Any]) -> None:
         click.echo(
             f"({imputed} missing candidate scores counted as failures or worst values: "
             "--missing ignore pairs only what both runs have)"
+        )
+    gains = [r["repeat_gain"] for r in rows if r.get("repeat_gain")]
+    if gains:
+        click.echo(
+            "(repeats: each test case is compared by its mean over its samples; they make "
+            f"this comparison as precise as {min(gains):.1f} to {max(gains):.1f} times the "
+            "test cases with one sample each)"
         )
     if any(r["verdict"] == "inconclusive" and r["mde"] for r in rows):
         click.echo(
