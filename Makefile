@@ -22,7 +22,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 ## demo: on the embedded PostgreSQL, load the example test cases, run two local model
-## versions over them, score both in SQL, compare them, and write the comparison report
+## versions over them (the second sampled 5 times per test case), score both in SQL, name
+## the flaky test cases, compare them, and write the comparison report
 DEMO_METRICS = --metric exact_match:all --metric numeric_close --metric edit_similarity \
 	--metric latency_under:50
 demo: install
@@ -33,10 +34,12 @@ demo: install
 	$(BIN)/evaltool models add demo-v2 --adapter python --model-id examples.qa_models:v2 --exist-ok
 	$(BIN)/evaltool models price demo-v1 --input-per-mtok 0.15 --output-per-mtok 0.60
 	$(BIN)/evaltool models price demo-v2 --input-per-mtok 0.25 --output-per-mtok 1.00
+	$(BIN)/evaltool models params demo-v2 temperature=0.8
 	$(BIN)/evaltool run demo-v1 demo-qa --tag demo
-	$(BIN)/evaltool run demo-v2 demo-qa --tag demo
+	$(BIN)/evaltool run demo-v2 demo-qa --tag demo --repeats 5
 	$(BIN)/evaltool score demo-v1 $(DEMO_METRICS)
 	$(BIN)/evaltool score demo-v2 $(DEMO_METRICS)
+	$(BIN)/evaltool runs flaky demo-v2
 	$(BIN)/evaltool refresh
 	$(BIN)/evaltool db psql -f examples/demo_compare.sql
 	$(BIN)/evaltool compare demo-v1 demo-v2

@@ -19,7 +19,11 @@ paired_interval, multiplicity, verdict), called on each simulated comparison's
 sufficient statistics; for a sample of every cell the comparison is also loaded as two
 real runs and compare_runs itself must give the same p-value, interval and verdict.
 
-Targets (issue 16): false alarms <= alpha + 1 point in every cell, and not below
+Repeats (issue 17): the cells K=1, 3, 5 ask every test case K times per run, each call
+drawing anew from the case's own pass probability (or quality): compare_runs then compares
+each case's mean over its samples.
+
+Targets (issues 16 and 17): false alarms <= alpha + 1 point in every cell, and not below
 alpha - 2 points where there are 10 or more discordant pairs on average; coverage >= 93%;
 0 contradictions; 0 verdicts against the sign; the gate's false fails with seven unchanged
 metrics <= alpha + 1 point.
@@ -50,8 +54,14 @@ class Cell:
     kind: str  # pass_fail | judge | tenths
     n: int
     base: float = 0.0  # pass/fail: the baseline's pass rate
-    mode: str = "noisy"  # noisy | flips | clustered
+    mode: str = "noisy"  # noisy | flips | clustered | repeats
     clusters: int = 0  # clustered: number of clusters (n / clusters cases each)
+    repeats: int = 1  # repeats: samples per test case and run
+
+    @property
+    def method(self) -> str:
+        """What compare_runs uses without clusters: with repeats, each case's mean."""
+        return "tango" if self.kind == "pass_fail" and self.repeats == 1 else "t"
 
 
 def cells() -> list[Cell]:
@@ -70,6 +80,12 @@ def cells() -> list[Cell]:
         ("pass_fail", 1000, 100),
     ):
         out.append(Cell(f"{kind} clustered {g}x{n // g}", kind, n, 0.8, "clustered", g))
+    # repeats (issue 17): K samples per case and run at temperature-like noise
+    for k in (1, 3, 5):
+        for base, n in ((0.5, 50), (0.8, 200)):
+            out.append(Cell(f"pass/fail K={k} p={base} n={n}", "pass_fail", n, base, "repeats",
+                            repeats=k))  # fmt: skip
+        out.append(Cell(f"judge 0-10 K={k} n=50", "judge", 50, mode="repeats", repeats=k))
     return out
 
 
@@ -78,6 +94,15 @@ def cells() -> list[Cell]:
 
 def simulate(cell: Cell, drop: float, sims: int, rng: np.random.Generator) -> tuple:
     n = cell.n
+    if cell.mode == "repeats":
+        # Each case has its own pass probability (or quality), and every call samples it
+        # anew, as a model at temperature > 0 does: arrays of shape (sims, n, K).
+        shape = (sims, n, cell.repeats)
+        if cell.kind == "pass_fail":
+            p = rng.beta(2.0 * cell.base, 2.0 * (1 - cell.base), (sims, n, 1))
+            return rng.random(shape) < p, rng.random(shape) < p * (1 - drop / cell.base), None
+        mu = np.broadcast_to(rng.uniform(1, 9, (sims, n, 1)), shape)
+        return judge(mu, rng), judge(mu - 10 * drop * 1.25, rng), None
     if cell.mode == "clustered":
         g = np.repeat(np.arange(cell.clusters), n // cell.clusters)
         # each cluster (a document) moves both runs' cases, and each run on its own: the
@@ -122,6 +147,8 @@ def true_delta(cell: Cell, drop: float) -> float:
     if drop == 0 or (cell.kind == "pass_fail" and cell.mode != "clustered"):
         return -drop
     rng = np.random.default_rng(99)
+    if cell.mode == "repeats":  # the same judge as without repeats
+        return true_delta(Cell(cell.name, cell.kind, cell.n), drop)
     if cell.mode == "clustered":
         big = Cell(cell.name, cell.kind, 200_000, cell.base, cell.mode, 20_000)
     else:
@@ -136,6 +163,8 @@ def true_delta(cell: Cell, drop: float) -> float:
 
 def statistics(cell: Cell, b: np.ndarray, c: np.ndarray, clusters, use_clusters: bool) -> dict:
     scale = 0.1 if cell.kind == "tenths" else 1.0
+    if b.ndim == 3:  # repeats: each case's mean over its samples
+        b, c = b.mean(2), c.mean(2)
     d = np.round((c.astype(float) - b.astype(float)) * scale * 1e9) / 1e9
     sims, n = d.shape
     won, lost = (d > 0).sum(1), (d < 0).sum(1)
@@ -148,7 +177,7 @@ def statistics(cell: Cell, b: np.ndarray, c: np.ndarray, clusters, use_clusters:
         method, df, small_src = "cluster_t", g - 1.0, totals
     else:
         se = d.std(1, ddof=1) / np.sqrt(n)
-        method = "tango" if cell.kind == "pass_fail" else "t"
+        method = cell.method
         df, small_src = n - 1.0, d
     small = []
     for row in small_src:
@@ -279,28 +308,33 @@ def through_compare_runs(
         )
     ]
     scale = 0.1 if cell.kind == "tenths" else 1.0
+    k = cell.repeats
     bad = 0
     for s in picks:
         runs = []
         for values in (b[s], c[s]):
             run = conn.execute(
-                """INSERT INTO evaltool.run (model_id, dataset_id, status)
-                   VALUES (1, %s, 'completed') RETURNING id""",
-                (dataset,),
+                """INSERT INTO evaltool.run (model_id, dataset_id, status, repeats)
+                   VALUES (1, %s, 'completed', %s) RETURNING id""",
+                (dataset, k),
             ).fetchone()[0]
             conn.execute(
-                """WITH r AS (INSERT INTO evaltool.response (run_id, prompt_id, status, output_text)
-                              SELECT %(run)s, p, 'ok', 'x' FROM unnest(%(prompts)s::bigint[]) p
-                              RETURNING id, prompt_id)
+                """WITH r AS (INSERT INTO evaltool.response (run_id, prompt_id, sample, status,
+                                                         output_text)
+                              SELECT %(run)s, p, k, 'ok', 'x'
+                              FROM unnest(%(prompts)s::bigint[], %(samples)s::int[]) u(p, k)
+                              RETURNING id, prompt_id, sample)
                    INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
                    SELECT r.id, 'm', u.v, CASE WHEN %(pf)s THEN u.v = 1 END, 'bench'
-                   FROM r JOIN unnest(%(prompts)s::bigint[], %(values)s::float8[]) u(p, v)
-                     ON u.p = r.prompt_id""",
+                   FROM r JOIN unnest(%(prompts)s::bigint[], %(samples)s::int[],
+                                      %(values)s::float8[]) u(p, k, v)
+                     ON u.p = r.prompt_id AND u.k = r.sample""",
                 {
                     "run": run,
-                    "prompts": prompts,
+                    "prompts": np.repeat(prompts, k).tolist(),
+                    "samples": np.tile(np.arange(1, k + 1), n).tolist(),
                     "pf": cell.kind == "pass_fail",
-                    "values": (values.astype(float) * scale).tolist(),
+                    "values": (values.reshape(n * k).astype(float) * scale).tolist(),
                 },
             )
             runs.append(run)
@@ -409,7 +443,7 @@ def report(cell: Cell, use_clusters: bool, results: dict, checked: int, failures
     cover = min(r["cover"] for r in results.values())
     contra = sum(r["contra"] for r in results.values())
     against = sum(r["against"] for r in results.values())
-    method = "cluster_t" if use_clusters else "tango" if cell.kind == "pass_fail" else "t"
+    method = "cluster_t" if use_clusters else cell.method
     naive = cell.mode == "clustered" and not use_clusters
     missed = []
     if null["alarm"] > ALPHA + 0.01:

@@ -7,12 +7,15 @@ reference) and return an answer, the way any Python model plugs into evaluation:
     evaltool run demo-v1 demo-qa
 
 v2 is v1 with a "newer knowledge base": it fixes some answers and breaks others, which is
-what a comparison between the two runs should find. `judge` is a local stand-in for a
+what a comparison between the two runs should find. At a temperature above 0 (evaltool
+models params demo-v2 temperature=0.8) it is unsure of a few answers and samples them, as
+a real model does: `evaltool run ... --repeats K` then finds those test cases flaky. `judge` is a local stand-in for a
 judge model: it reads the pairwise prompt of `evaltool preferences judge` and prefers the
 answer that matches the reference.
 """
 
 import json
+import random
 import re
 import time
 import zlib
@@ -38,6 +41,12 @@ _V2 = {
     "Which river flows through Cairo?": "Amazon",
     "How do you write 'water' in Japanese kanji?": "氷",
 }
+# What v2 is unsure of: at temperature t it gives the second answer with probability t / 2.
+_V2_UNSURE = {
+    "What is 2 to the power of 10?": "1000",
+    "Which river flows through Cairo?": "Nile",
+    'Opposite of "hot"?': "warm",
+}
 _IMAGES = {"v1": "cat", "v2": "dog"}
 
 
@@ -47,8 +56,14 @@ def v1(input: Any, params: dict[str, Any] | None = None) -> Any:
 
 
 def v2(input: Any, params: dict[str, Any] | None = None) -> Any:
-    """The candidate model: better on some test cases, worse on others."""
-    return _answer(input, _V2, "v2")
+    """The candidate model: better on some test cases, worse on others, and unsure of a few
+    when sampled at a temperature above 0."""
+    answer = _answer(input, _V2, "v2")
+    temperature = float((params or {}).get("temperature", 0))
+    other = _V2_UNSURE.get(_question(input))
+    if other is not None and random.random() < temperature / 2:
+        return other
+    return answer
 
 
 def judge(input: Any, params: dict[str, Any] | None = None) -> str:
