@@ -9,9 +9,9 @@ reference) and return an answer, the way any Python model plugs into evaluation:
 v2 is v1 with a "newer knowledge base": it fixes some answers and breaks others, which is
 what a comparison between the two runs should find. At a temperature above 0 (evaltool
 models params demo-v2 temperature=0.8) it is unsure of a few answers and samples them, as
-a real model does: `evaltool run ... --repeats K` then finds those test cases flaky. `judge` is a local stand-in for a
-judge model: it reads the pairwise prompt of `evaltool preferences judge` and prefers the
-answer that matches the reference.
+a real model does: `evaltool run ... --repeats K` then finds those test cases flaky.
+`judge` is a local stand-in for a judge model: it reads the pairwise prompt of `evaltool
+preferences judge` and prefers the answer that matches the reference.
 """
 
 import json
