@@ -161,7 +161,8 @@ def recheck(
                 at = {"run_id": run, "metric": metric, "version": version}
                 scored = queries.fetch_one(conn, "version_scored", at)
                 if scored and scored["exists"]:
-                    conn.execute(queries.get("scores_at_version"), at)
+                    conn.execute(queries.get("version_swap_out"), at)
+                    conn.execute(queries.get("version_swap_in"), at)
                     rescored.append(run)
             p = c["policy"]
             again = queries.fetch_all(

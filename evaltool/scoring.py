@@ -1,6 +1,7 @@
 """Scoring a run: built-in SQL scorers applied by the database in one statement each, and
 Python scorers (evaltool.pyscorers) fed in batches."""
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,26 +11,44 @@ from psycopg.rows import dict_row
 from evaltool import pyscorers, queries
 from evaltool.errors import EvaltoolError
 
+# NAME of NAME=SCORER[:ARG]: no colon, so that `regex:a=b` stays scorer regex with arg a=b
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A --metric NAME[:ARG] as typed: the scorer, its argument, and the metric name."""
+    """A --metric [NAME=]SCORER[:ARG] as typed: the scorer, its argument, and the name of
+    the metric if one was given."""
 
     scorer: str
     arg: str | None
+    name: str | None = None
 
     @property
     def metric(self) -> str:
-        """The name the scores are stored under: the spec as typed."""
+        """The name the scores are stored under: NAME, else the spec as typed."""
+        if self.name is not None:
+            return self.name
         return self.scorer if self.arg is None else f"{self.scorer}:{self.arg}"
 
 
 def parse_metric(text: str) -> MetricSpec:
-    """Split NAME[:ARG]; the argument may itself hold colons (a regex, a path)."""
-    scorer, sep, arg = text.partition(":")
+    """Split [NAME=]SCORER[:ARG]; the argument may itself hold colons (a regex, a path).
+
+    NAME= names the metric, so that another scorer or judge can later score the same
+    metric (`correct=llm_judge:judge-a`, then `correct=llm_judge:judge-b`). A text whose
+    part before `=` is not a name (`regex:a=b`) has no NAME.
+    """
+    name, sep, spec = text.partition("=")
+    if not sep or not _NAME.match(name):
+        name, spec = "", text
+    scorer, sep, arg = spec.partition(":")
     if not scorer:
-        raise EvaltoolError(f"--metric {text!r}: expected NAME[:ARG], e.g. exact_match:case")
-    return MetricSpec(scorer, arg if sep and arg else None)
+        raise EvaltoolError(
+            f"--metric {text!r}: expected [NAME=]SCORER[:ARG], e.g. exact_match:case"
+            " or correct=exact_match:case"
+        )
+    return MetricSpec(scorer, arg if sep and arg else None, name or None)
 
 
 def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) -> list[dict]:
@@ -38,6 +57,10 @@ def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) ->
     Returns one summary row per metric (n, passed, pass rate and mean with intervals) plus
     `written`, the scores written by this call.
     """
+    metrics = [spec.metric for spec in specs]
+    twice = sorted({m for m in metrics if metrics.count(m) > 1})
+    if twice:
+        raise EvaltoolError(f"--metric {', '.join(twice)} is given twice: one scorer per metric")
     written: dict[str, int] = {}
     python = {spec: pyscorers.resolve(spec.scorer, spec.arg) for spec in specs}
     with conn.transaction():
@@ -46,7 +69,12 @@ def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) ->
             if scorer is not None:
                 written[spec.metric] = pyscorers.score(conn, run_id, scorer, spec.metric)
                 continue
-            params = {"run_id": run_id, "scorer": spec.scorer, "arg": spec.arg}
+            params = {
+                "run_id": run_id,
+                "scorer": spec.scorer,
+                "arg": spec.arg,
+                "metric": spec.metric,
+            }
             row = conn.execute(queries.get("score_sql"), params).fetchone()
             written[spec.metric] = row[0] if row else 0
     return _summaries(conn, run_id, written)

@@ -1,3 +1,4 @@
+-- requires: 0009_repeats
 -- evaltool.compare_runs and evaltool.regressions: is a candidate run worse than its baseline,
 -- per metric (and slice), with the paired tests of 71_fn_paired_tests.sql, and on which test
 -- cases.

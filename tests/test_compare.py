@@ -665,3 +665,11 @@ def test_a_recorded_gate_is_judged_again_under_a_new_judge(
     assert [a["changed"] for a in comparing.recheck(conn, cand, "judge", "1")] == [False]
     assert conn.execute("SELECT count(*), sum(value) FROM evaltool.score").fetchone() == before
     assert conn.execute(history).fetchone() == (60,)
+    # evaltool judges drift says it too
+    args = ["judges", "drift", "judge", "--run", str(cand), "--from", "1", "--to", "2"]
+    shown = run_cli(*args)
+    assert shown.exit_code == 0, shown.output
+    assert "recorded comparisons judged again under 2: 1, 1 verdict would change" in shown.output
+    drift = json.loads(run_cli(*args, "--json").output)
+    assert drift["to_only_passed"] == 0 and drift["from_only_passed"] == 20
+    assert [c["verdict_at_version"] for c in drift["comparisons"]] == ["worse"]

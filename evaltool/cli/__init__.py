@@ -9,6 +9,7 @@ from evaltool import __version__
 from evaltool.cli.compare import compare
 from evaltool.cli.datasets import datasets
 from evaltool.cli.db import db
+from evaltool.cli.judges import judges_group
 from evaltool.cli.load import load
 from evaltool.cli.models import models_group
 from evaltool.cli.plan import plan
@@ -100,6 +101,7 @@ cli.add_command(refresh)
 cli.add_command(runs_group)
 cli.add_command(report)
 cli.add_command(preferences_group)
+cli.add_command(judges_group)
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ from evaltool.cli.output import echo_json, echo_table, json_option
     "metrics",
     multiple=True,
     required=True,
-    metavar="NAME[:ARG]",
-    help="Scorer and its argument (repeatable); the scores are stored under this name.",
+    metavar="[NAME=]SCORER[:ARG]",
+    help="Scorer and its argument (repeatable). The scores are stored under NAME, or else "
+    "under SCORER[:ARG] as typed.",
 )
 @json_option
 def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
@@ -24,6 +25,11 @@ def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
     statement. Scoring again replaces the scores (and records the scorer's version); all
     metrics of one call are written together or not at all. Error responses fail every
     metric; test cases without an expected answer get no score where the scorer needs one.
+
+    NAME= names the metric, so that another scorer or judge can score it later:
+    `--metric correct=llm_judge:judge-a`, then `--metric correct=llm_judge:judge-b`
+    makes a new scoring of `correct`, and the earlier scores stay in score_history for
+    evaltool judges drift to compare. NAME is letters, digits, _ . and -.
 
     RUN is a run id, or a model name for that model's latest completed run.
 
@@ -51,6 +57,7 @@ def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
         evaltool score 12 --metric exact_match:case,whitespace --metric latency_under:2000
         evaltool score 12 --metric numeric_close:1% --json
         evaltool score 12 --metric llm_judge:gpt-judge --metric python:my.scorers:bleu
+        evaltool score 12 --metric correct=llm_judge:judge-b   # a new judge of `correct`
     """
     specs = [scoring.parse_metric(m) for m in metrics]
     with db.connect() as conn:

@@ -45,45 +45,22 @@ WHERE %(run_id)s IN (c.baseline_run_id, c.candidate_run_id)
   AND EXISTS (SELECT FROM jsonb_array_elements(c.results) e WHERE e ->> 'metric' = %(metric)s)
 ORDER BY c.id
 
--- scores_at_version --
--- Makes a run's scores of METRIC those that VERSION gave (a scorer version, a judge model,
--- or a scoring id; the latest where several match): the current ones move to
--- score_history, the version's come back. Only inside a transaction that is rolled back.
-WITH moved AS (
-    DELETE FROM evaltool.score s
-    USING evaltool.response r
-    WHERE r.id = s.response_id AND r.run_id = %(run_id)s AND s.metric = %(metric)s
-    RETURNING s.*
-), every AS (
-    SELECT m.response_id, m.value, m.passed, m.details, m.scorer, m.scorer_version,
-           m.scoring_id, m.created_at
-    FROM moved m
-    UNION ALL
-    SELECT h.response_id, h.value, h.passed, h.details, h.scorer, h.scorer_version,
-           h.scoring_id, h.created_at
-    FROM evaltool.score_history h
-    JOIN evaltool.response r ON r.id = h.response_id
-    WHERE r.run_id = %(run_id)s AND h.metric = %(metric)s
-)
+-- version_swap_out --
+-- The first half of making a run's scores of METRIC those that VERSION gave, only inside a
+-- transaction that is rolled back: the current scores move to score_history (trigger).
+DELETE FROM evaltool.score s
+USING evaltool.response r
+WHERE r.id = s.response_id AND r.run_id = %(run_id)s AND s.metric = %(metric)s
+
+-- version_swap_in --
+-- The second half: VERSION's scores (evaltool.scores_at_version) come back from history.
 INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version,
                             scoring_id)
-SELECT DISTINCT ON (e.response_id)
-       e.response_id, %(metric)s, e.value, e.passed, e.details, e.scorer, e.scorer_version,
-       e.scoring_id
-FROM every e
-LEFT JOIN evaltool.scoring g ON g.id = e.scoring_id
-WHERE %(version)s IN (e.scorer_version, g.judge_model, g.id::text)
-ORDER BY e.response_id, e.created_at DESC
+SELECT h.response_id, h.metric, h.value, h.passed, h.details, h.scorer, h.scorer_version,
+       h.scoring_id
+FROM evaltool.scores_at_version(%(run_id)s, %(metric)s, %(version)s) v
+JOIN evaltool.score_history h ON h.id = v.score_key
 
 -- version_scored --
 -- Whether VERSION (a scorer version, a judge model, or a scoring id) scored METRIC on the run.
-SELECT EXISTS (
-    SELECT FROM (SELECT s.scorer_version, s.scoring_id
-                 FROM evaltool.score s JOIN evaltool.response r ON r.id = s.response_id
-                 WHERE r.run_id = %(run_id)s AND s.metric = %(metric)s
-                 UNION ALL
-                 SELECT h.scorer_version, h.scoring_id
-                 FROM evaltool.score_history h JOIN evaltool.response r ON r.id = h.response_id
-                 WHERE r.run_id = %(run_id)s AND h.metric = %(metric)s) e
-    LEFT JOIN evaltool.scoring g ON g.id = e.scoring_id
-    WHERE %(version)s IN (e.scorer_version, g.judge_model, g.id::text))
+SELECT EXISTS (SELECT FROM evaltool.scores_at_version(%(run_id)s, %(metric)s, %(version)s))

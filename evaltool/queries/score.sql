@@ -1,6 +1,7 @@
 -- score_sql --
--- Applies one built-in SQL scorer to every response of a run (see sql/62_fn_score_run.sql).
-SELECT evaltool.score_run(%(run_id)s, %(scorer)s, %(arg)s)
+-- Applies one built-in SQL scorer to every response of a run, under the metric name
+-- %(metric)s (see sql/62_fn_score_run.sql).
+SELECT evaltool.score_run(%(run_id)s, %(scorer)s, %(arg)s, %(metric)s)
 
 -- pyscore_stage --
 -- Where a Python scorer's results wait (by COPY) until one INSERT writes them all; the
