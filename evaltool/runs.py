@@ -169,3 +169,47 @@ def delete(conn: psycopg.Connection, ids: list[int]) -> list[int]:
     """Delete runs with their responses and scores, in one transaction; the ids deleted."""
     with conn.transaction():
         return [r[0] for r in conn.execute(queries.get("runs_delete"), {"ids": ids})]
+
+
+def flaky(
+    conn: psycopg.Connection,
+    run_id: int,
+    *,
+    metric: str | None = None,
+    limit: int = 20,
+    across_runs: bool = False,
+) -> dict[str, Any]:
+    """The flakiest test cases of a run, at most `limit`: those whose samples disagree on a
+    pass/fail metric (flaky_case), or with `across_runs` those that passed in some completed
+    runs of its model over its dataset and failed in others of one configuration
+    (flaky_case_history).
+
+    Returns `run` (runs_flaky_run), `cases`, `total` (how many in all) and `history`: for
+    a run of one sample per test case, which has no within-run flakiness, how many test
+    cases its history has (else None).
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        run = cur.execute(queries.get("runs_flaky_run"), {"run_id": run_id}).fetchone()
+        if run is None:
+            raise EvaltoolError(f"no run {run_id}: see evaltool runs list")
+        params = {
+            "run_id": run_id,
+            "model_id": run["model_id"],
+            "dataset_id": run["dataset_id"],
+            "metric": metric,
+            "limit": limit,
+        }
+        history = None
+        if across_runs:
+            cases = cur.execute(queries.get("runs_flaky_history"), params).fetchall()
+        elif run["repeats"] > 1:
+            cases = cur.execute(queries.get("runs_flaky"), params).fetchall()
+        else:
+            cases = []
+            found = cur.execute(queries.get("runs_flaky_history"), {**params, "limit": 1})
+            first = found.fetchone()
+            history = first["total"] if first else 0
+    total = cases[0]["total"] if cases else 0
+    for case in cases:
+        del case["total"]
+    return {"run": run, "cases": cases, "total": total, "history": history}

@@ -1,4 +1,5 @@
 -- requires: 0005_scoring
+-- requires: 0009_repeats
 -- evaltool.run_metric_stats: the materialized copy of run_metric_summary, with the unique
 -- index that REFRESH ... CONCURRENTLY needs, and evaltool.refresh_aggregates to refresh it.
 -- A materialized view holds data, so it is not dropped and re-created on every migrate:
@@ -31,20 +32,21 @@ COMMENT ON COLUMN evaltool.run_metric_stats.run_id IS 'The run.';
 COMMENT ON COLUMN evaltool.run_metric_stats.metric IS 'Metric name.';
 COMMENT ON COLUMN evaltool.run_metric_stats.n IS 'Scores of this metric in the run.';
 COMMENT ON COLUMN evaltool.run_metric_stats.n_passed IS 'Scores that passed.';
-COMMENT ON COLUMN evaltool.run_metric_stats.pass_rate IS 'Passed / scores with a pass/fail verdict.';
-COMMENT ON COLUMN evaltool.run_metric_stats.pass_rate_low IS 'Lower end of the 95% Wilson interval of the pass rate.';
-COMMENT ON COLUMN evaltool.run_metric_stats.pass_rate_high IS 'Upper end of the 95% Wilson interval of the pass rate.';
-COMMENT ON COLUMN evaltool.run_metric_stats.mean IS 'Mean value.';
-COMMENT ON COLUMN evaltool.run_metric_stats.stddev IS 'Sample standard deviation of the values.';
+COMMENT ON COLUMN evaltool.run_metric_stats.pass_rate IS 'Passed / scores with a pass/fail verdict; with repeats, the mean of the test cases'' pass rates.';
+COMMENT ON COLUMN evaltool.run_metric_stats.pass_rate_low IS 'Lower end of the 95% interval of the pass rate (Wilson''s; with repeats, a t interval over test cases).';
+COMMENT ON COLUMN evaltool.run_metric_stats.pass_rate_high IS 'Upper end of the 95% interval of the pass rate.';
+COMMENT ON COLUMN evaltool.run_metric_stats.mean IS 'Mean value; with repeats, the mean of the test cases'' means.';
+COMMENT ON COLUMN evaltool.run_metric_stats.stddev IS 'Sample standard deviation of the values; with repeats, of the test cases'' means.';
 COMMENT ON COLUMN evaltool.run_metric_stats.min IS 'Smallest value.';
 COMMENT ON COLUMN evaltool.run_metric_stats.max IS 'Largest value.';
-COMMENT ON COLUMN evaltool.run_metric_stats.p50 IS 'Median value.';
-COMMENT ON COLUMN evaltool.run_metric_stats.p95 IS '95th percentile of the values.';
+COMMENT ON COLUMN evaltool.run_metric_stats.p50 IS 'Median value; with repeats, of the test cases'' means.';
+COMMENT ON COLUMN evaltool.run_metric_stats.p95 IS '95th percentile of the values; with repeats, of the test cases'' means.';
 COMMENT ON COLUMN evaltool.run_metric_stats.mean_low IS 'Lower end of the 95% t interval of the mean.';
 COMMENT ON COLUMN evaltool.run_metric_stats.mean_high IS 'Upper end of the 95% t interval of the mean.';
 COMMENT ON COLUMN evaltool.run_metric_stats.scorer IS 'Scorer that wrote the scores.';
 COMMENT ON COLUMN evaltool.run_metric_stats.scorer_version IS 'Scorer version.';
 COMMENT ON COLUMN evaltool.run_metric_stats.scored_at IS 'When the last of these scores was written.';
+COMMENT ON COLUMN evaltool.run_metric_stats.n_cases IS 'Test cases with a score of this metric (equal to n without repeats).';
 
 CREATE OR REPLACE FUNCTION evaltool.refresh_aggregates(concurrent boolean DEFAULT true)
     RETURNS TABLE (view_name text, rows bigint, seconds double precision)

@@ -579,9 +579,9 @@ def test_repeats_compare_each_case_by_its_pass_rate(conn: psycopg.Connection) ->
     assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
     assert row["p_value"] == pytest.approx(stats.ttest_1samp(d, 0).pvalue)
     # what one sample per side would have added to the variance of each difference
-    within = sum(
-        np.var(np.array(s, dtype=float), ddof=1) * (1 - 1 / 3) for s in before + after
-    ) / 40
+    within = (
+        sum(np.var(np.array(s, dtype=float), ddof=1) * (1 - 1 / 3) for s in before + after) / 40
+    )
     assert row["repeat_gain"] == pytest.approx(1 + within / np.var(d, ddof=1))
     assert row["repeat_gain"] > 1.2
     assert row["verdict"] == "worse"

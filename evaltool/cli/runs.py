@@ -1,4 +1,4 @@
-"""`evaltool runs`: list, show, search and delete runs."""
+"""`evaltool runs`: list, show, search and delete runs, and find their flaky test cases."""
 
 import click
 
@@ -138,6 +138,102 @@ def show(run_ref: str, as_json: bool) -> None:
                 for m in metrics
             ],
         )
+
+
+@runs_group.command(name="flaky")
+@click.argument("run_ref", metavar="RUN")
+@click.option("--metric", help="Only this metric.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=20, show_default=True, help="At most N test cases."
+)
+@click.option(
+    "--across-runs",
+    is_flag=True,
+    help="Test cases that passed in some completed runs of RUN's model over its dataset and "
+    "failed in others of the same configuration, instead of within RUN.",
+)
+@json_option
+def flaky(run_ref: str, metric: str | None, limit: int, across_runs: bool, as_json: bool) -> None:
+    """List the flakiest test cases of a run: those whose samples disagree.
+
+    A run asked with --repeats K has K samples of each test case; a test case is flaky on a
+    pass/fail metric when some of its samples passed and some failed. The flakiest come
+    first: pass share closest to 50%, then the most samples. With --across-runs, a test
+    case is flaky when it passed in some runs and failed in others (each run's verdict:
+    most of its samples), among completed runs of the model over the dataset with unchanged
+    parameters and model settings. RUN is a run id, or a model name for its latest
+    completed run.
+
+    \b
+    Example:
+        evaltool runs flaky 42
+        evaltool runs flaky demo-v2 --metric exact_match --limit 5 --json
+        evaltool runs flaky 42 --across-runs
+    """
+    with db.connect() as conn:
+        run_id = runs.resolve(conn, run_ref)
+        found = runs.flaky(conn, run_id, metric=metric, limit=limit, across_runs=across_runs)
+    run, cases = found["run"], found["cases"]
+    if as_json:
+        echo_json(cases)
+    if found["history"] is not None:
+        across = (
+            f"; {found['history']} test case(s) passed in some runs of this model and "
+            f"dataset and failed in others: evaltool runs flaky {run_id} --across-runs"
+            if found["history"]
+            else ""
+        )
+        click.echo(
+            f"run {run_id} asked each test case once: within-run flakiness needs samples, "
+            f"evaltool run {run['model']} {run['dataset']}:{run['dataset_version']} "
+            f"--repeats K{across}",
+            err=as_json,
+        )
+        return
+    if as_json:
+        return
+    if not cases:
+        where = (
+            f"across completed runs of {run['model']} over {run['dataset']}:"
+            f"{run['dataset_version']} with one configuration"
+            if across_runs
+            else f"in run {run_id}: the {run['repeats']} samples of each test case agree"
+        )
+        click.echo(f"no flaky test cases {where}")
+        return
+    if across_runs:
+        echo_table(
+            ["test case", "metric", "runs", "passed", "failed", "first run", "last run"],
+            [
+                [
+                    c["external_id"] or f"#{c['prompt_id']}",
+                    c["metric"],
+                    c["runs"],
+                    c["runs_passed"],
+                    c["runs_failed"],
+                    c["first_run_id"],
+                    c["last_run_id"],
+                ]
+                for c in cases
+            ],
+        )
+    else:
+        echo_table(
+            ["test case", "metric", "samples", "passed", "failed", "pass share"],
+            [
+                [
+                    c["external_id"] or f"#{c['prompt_id']}",
+                    c["metric"],
+                    c["samples"],
+                    c["n_passed"],
+                    c["n_failed"],
+                    display.percent(c["pass_share"], 0),
+                ]
+                for c in cases
+            ],
+        )
+    if found["total"] > len(cases):
+        click.echo(f"... and {found['total'] - len(cases)} more (--limit)", err=True)
 
 
 @runs_group.command(name="delete")

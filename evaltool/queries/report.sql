@@ -61,3 +61,29 @@ WHERE c.day >= %(since)s::date AND c.day < %(until)s::date + 1
 GROUP BY GROUPING SETS ((), (c.day), (c.model), (c.project), (c.created_by))
 ORDER BY by, CASE WHEN grouping(c.day) = 0 THEN NULL ELSE sum(c.cost_usd) END DESC NULLS LAST,
          key
+
+-- report_flaky_cases --
+-- The %(limit)s flakiest test cases of a run (evaltool.flaky_case, ordered as runs_flaky),
+-- with how many there are in all, and the answers of each one's samples: up to 4 distinct
+-- outputs with their verdict on the metric and how many samples gave them, most first.
+SELECT f.prompt_id, f.external_id, f.metric, f.samples, f.n_passed, f.n_failed,
+       f.pass_share, f.total, a.answers
+FROM (SELECT c.*, count(*) OVER () AS total
+      FROM evaltool.flaky_case c
+      WHERE c.run_id = %(run_id)s
+      ORDER BY abs(c.pass_share - 0.5), c.samples DESC, c.external_id, c.prompt_id, c.metric
+      LIMIT %(limit)s) f
+CROSS JOIN LATERAL (
+    SELECT coalesce(jsonb_agg(jsonb_build_object('output', o.output_text, 'passed', o.passed,
+                                                 'samples', o.samples)
+                              ORDER BY o.samples DESC, o.passed DESC, o.output_text), '[]')
+               AS answers
+    FROM (SELECT x.output_text, s.passed, count(*) AS samples
+          FROM evaltool.response x
+          JOIN evaltool.score s ON s.response_id = x.id AND s.metric = f.metric
+          WHERE x.run_id = f.run_id AND x.prompt_id = f.prompt_id AND s.passed IS NOT NULL
+          GROUP BY x.output_text, s.passed
+          ORDER BY count(*) DESC, s.passed DESC, x.output_text
+          LIMIT 4) o
+) a
+ORDER BY abs(f.pass_share - 0.5), f.samples DESC, f.external_id, f.prompt_id, f.metric

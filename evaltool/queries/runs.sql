@@ -47,7 +47,7 @@ FROM evaltool.run r WHERE r.id = %(run_id)s
 -- runs_metrics --
 -- A run's live metric statistics: all its metrics, or those named in %(metrics)s.
 SELECT metric, n, n_passed, pass_rate, pass_rate_low, pass_rate_high, mean, mean_low, mean_high,
-       p50, p95, scorer, scorer_version
+       p50, p95, scorer, scorer_version, n_cases
 FROM evaltool.run_metric_summary
 WHERE run_id = %(run_id)s AND (%(metrics)s::text[] IS NULL OR metric = ANY(%(metrics)s))
 ORDER BY metric
@@ -55,3 +55,36 @@ ORDER BY metric
 -- runs_delete --
 -- Deletes runs with their responses and scores (ON DELETE CASCADE).
 DELETE FROM evaltool.run WHERE id = ANY(%(ids)s) RETURNING id
+
+-- runs_flaky_run --
+-- The run whose flaky test cases `evaltool runs flaky` lists: its repeats, model, dataset.
+SELECT r.id AS run_id, r.repeats, r.status, r.model_id, r.dataset_id, m.name AS model,
+       d.name AS dataset, d.version AS dataset_version
+FROM evaltool.run r
+JOIN evaltool.model m ON m.id = r.model_id
+JOIN evaltool.dataset d ON d.id = r.dataset_id
+WHERE r.id = %(run_id)s
+
+-- runs_flaky --
+-- The flakiest test cases of a run (evaltool.flaky_case): pass share closest to 0.5 first,
+-- then most samples; at most %(limit)s, with how many there are in all. A NULL metric
+-- does not filter.
+SELECT f.prompt_id, f.external_id, f.metric, f.samples, f.n_passed, f.n_failed, f.pass_share,
+       count(*) OVER () AS total
+FROM evaltool.flaky_case f
+WHERE f.run_id = %(run_id)s AND (%(metric)s::text IS NULL OR f.metric = %(metric)s)
+ORDER BY abs(f.pass_share - 0.5), f.samples DESC, f.external_id, f.prompt_id, f.metric
+LIMIT %(limit)s
+
+-- runs_flaky_history --
+-- Test cases that passed in some completed runs of a model over a dataset and failed in
+-- others of the same configuration (evaltool.flaky_case_history): the most even split
+-- first, then the most runs; at most %(limit)s, with how many there are in all.
+SELECT h.prompt_id, h.external_id, h.metric, h.runs, h.runs_passed, h.runs_failed,
+       h.first_run_id, h.last_run_id, h.config, count(*) OVER () AS total
+FROM evaltool.flaky_case_history h
+WHERE h.model_id = %(model_id)s AND h.dataset_id = %(dataset_id)s
+  AND (%(metric)s::text IS NULL OR h.metric = %(metric)s)
+ORDER BY abs(h.runs_passed::double precision / (h.runs_passed + h.runs_failed) - 0.5),
+         h.runs DESC, h.external_id, h.prompt_id, h.metric, h.config
+LIMIT %(limit)s

@@ -21,8 +21,9 @@ def run_report(
     worst: int = 10,
 ) -> dict[str, Any]:
     """One run: what ran, its summary and metric statistics (runs.show), score and
-    latency histograms, and its most frequent errors. `metric` is the one whose pass rate
-    leads the summary (default: the first pass/fail metric)."""
+    latency histograms, its most frequent errors and, for a run with repeats, its flakiest
+    test cases (at most `worst` of each). `metric` is the one whose pass rate leads the
+    summary (default: the first pass/fail metric)."""
     shown = runs.show(conn, run_id)
     with conn.cursor(row_factory=dict_row) as cur:
         histograms: dict[str, list[dict[str, Any]]] = {}
@@ -33,6 +34,11 @@ def run_report(
         errors = cur.execute(
             queries.get("report_run_errors"), {"run_id": run_id, "limit": worst}
         ).fetchall()
+        flaky = []
+        if shown["summary"]["repeats"] > 1:
+            flaky = cur.execute(
+                queries.get("report_flaky_cases"), {"run_id": run_id, "limit": worst}
+            ).fetchall()
     return {
         **shown,
         "primary": _primary(shown["metrics"], metric),
@@ -40,6 +46,8 @@ def run_report(
         "latency_histogram": latency,
         "errors": errors,
         "errors_total": errors[0]["total"] if errors else 0,
+        "flaky": flaky,
+        "flaky_total": flaky[0]["total"] if flaky else 0,
     }
 
 
