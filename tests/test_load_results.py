@@ -287,6 +287,8 @@ def test_responses_into_a_new_run(
             {"id": "q1", "input_tokens": 1.5},
             "input_tokens, output_tokens and attempts must be whole numbers",
         ),
+        ({"id": "q1", "sample": 0}, '"sample" must be a whole number from 1 to 1000'),
+        ({"id": "q1", "sample": "2"}, '"sample" must be a whole number from 1 to 1000'),
     ],
 )
 def test_response_line_errors(
@@ -360,3 +362,38 @@ def test_scores_by_test_case_or_response_id(
     )
     failed = run_cli("load", "scores", str(missing), "--run", run_id)
     assert failed.stderr == f"Error: {missing}:1: the run has no response for this test case\n"
+
+
+def test_samples_of_a_repeated_run_load_and_are_scored_by_sample(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path, dataset: Path
+) -> None:
+    answers = write(
+        tmp_path / "out.jsonl",
+        {"id": "q1", "sample": 1, "output": "4"},
+        {"id": "q1", "sample": 2, "output": "5"},
+        {"id": "q1", "sample": 3, "output": "4"},
+        {"id": "q2", "output": "Paris"},
+    )
+    loaded = ok(
+        run_cli("load", "responses", str(answers), "--model", "m1", "--dataset", "qa", "--json")
+    )
+    run_id = loaded["target"].split()[1]
+    assert loaded["inserted"] == 4
+    # the run records the samples it holds
+    assert conn.execute("SELECT repeats FROM evaltool.run").fetchone() == (3,)
+    scores = write(
+        tmp_path / "scores.jsonl",
+        {"id": "q1", "sample": 2, "metric": "m", "passed": False},
+        {"id": "q1", "sample": 3, "metric": "m", "passed": True},
+        {"id": "q1", "metric": "m", "passed": True},
+    )
+    assert ok(run_cli("load", "scores", str(scores), "--run", run_id, "--json"))["inserted"] == 3
+    got = conn.execute(
+        "SELECT r.sample, r.output_text, s.passed, s.scoring_id IS NOT NULL"
+        " FROM evaltool.score s JOIN evaltool.response r ON r.id = s.response_id ORDER BY 1"
+    ).fetchall()
+    assert got == [(1, "4", True, True), (2, "5", False, True), (3, "4", True, True)]
+    # the three scores of one load, one metric and one scorer are one scoring
+    assert conn.execute("SELECT metric, scorer, scores FROM evaltool.scoring").fetchall() == [
+        ("m", "imported", 3)
+    ]

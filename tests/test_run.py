@@ -451,3 +451,48 @@ def test_run_snapshots_take_the_price_and_params_in_force(
         " evaltool.model_params_at(id, now() + interval '2 days') FROM evaltool.model"
     ).fetchone()
     assert row == ({"temperature": 0}, "2.000000", "m", {"temperature": 1})
+
+
+def test_repeats_ask_each_case_k_times_and_retry_per_sample(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    load_cases(run_cli, tmp_path, "qa", ["badreq a", "plain b", "plain c"])
+    with ModelServer() as server:
+        run_cli("models", "add", "m", "--adapter", "openai", "--base-url", server.url)
+        run_cli("models", "price", "m", "--input-per-mtok", "1", "--output-per-mtok", "2")
+        first = run_json(run_cli("run", "m", "qa", "--repeats", "4", "--json"))
+        # three test cases, four samples each: twelve calls, the bad request's four fail
+        assert (first["test_cases"], first["repeats"], first["ok"], first["errors"]) == (
+            3,
+            4,
+            8,
+            4,
+        )
+        samples = conn.execute(
+            "SELECT p.external_id, array_agg(r.sample ORDER BY r.sample)"
+            " FROM evaltool.response r JOIN evaltool.prompt p ON p.id = r.prompt_id"
+            " GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        assert samples == [(c, [1, 2, 3, 4]) for c in ("c0", "c1", "c2")]
+        assert sorted(server.questions()) == sorted(["badreq a", "plain b", "plain c"] * 4)
+        assert conn.execute(
+            "SELECT count(*) FROM evaltool.response WHERE status = 'ok' AND cost_usd > 0"
+        ).fetchone() == (8,)
+        ok_before = conn.execute(
+            "SELECT array_agg(updated_at ORDER BY id) FROM evaltool.response WHERE status = 'ok'"
+        ).fetchone()
+        conn.execute("UPDATE evaltool.prompt SET input = '\"plain a\"' WHERE external_id = 'c0'")
+        conn.commit()
+        again = run_json(run_cli("run", "--resume", "1", "--retry-errors", "--json"))
+    assert (again["test_cases"], again["ok"], again["errors"], again["pending"]) == (3, 12, 0, 0)
+    # the four failed samples were asked again, once each; the ok ones were left alone
+    assert server.questions().count("plain a") == 4
+    assert (
+        conn.execute(
+            "SELECT array_agg(updated_at ORDER BY id) FROM evaltool.response"
+            " WHERE status = 'ok' AND prompt_id <> (SELECT id FROM evaltool.prompt"
+            " WHERE external_id = 'c0')"
+        ).fetchone()
+        == ok_before
+    )
+    assert run_cli("run", "--resume", "1", "--repeats", "2").exit_code == 2

@@ -175,3 +175,21 @@ def test_progress_on_a_terminal_and_summary(run_cli: RunCli, db_url: str, tmp_pa
     assert lines[2].startswith("  tokens: ") and lines[2].endswith("cost: no price set")
     assert lines[3].startswith("  latency: p50 ")
     assert lines[4] == "  error: HTTP 400: context length exceeded"
+
+
+def test_four_workers_answer_each_sample_of_a_repeated_run_once(
+    run_cli: RunCli, db_url: str, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    with ModelServer(delay=0.05) as server:
+        setup_run(run_cli, tmp_path, server, 50)
+        assert run_cli("run", "m", "qa", "--prepare", "--repeats", "3").exit_code == 0
+        workers = [
+            evaltool(db_url, "run", "--worker", "1", "--json", "--concurrency", "4")
+            for _ in range(4)
+        ]
+        outputs = [w.communicate(timeout=120) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], [e for _, e in outputs]
+    assert sum(json.loads(out)["worker"]["ok"] for out, _ in outputs) == 150
+    assert state(conn) == ("completed", 150, 50, 0, 0)
+    # every (test case, sample) once: each question exactly three times
+    assert sorted(server.questions()) == sorted(f"q{i}" for i in range(50) for _ in range(3))
