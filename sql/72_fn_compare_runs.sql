@@ -397,13 +397,17 @@ WHERE rb.run_id = baseline
                 AND (c.value IS NULL OR c.value < sb.value) END
 UNION ALL
 -- With repeats, per test case: its pass rate (or mean value) over the samples dropped, as
--- compare_runs compares them; the outputs shown are the first sample's.
+-- compare_runs compares them; the outputs shown are the baseline's best sample and the
+-- candidate's worst.
 SELECT b.metric, p.id, p.external_id, p.input, p.expected, b.output,
        coalesce(c.output, 'no response'), b.value, c.value, NULL, NULL
 FROM (SELECT r.prompt_id, s.metric,
              CASE WHEN bool_and(s.passed IS NOT NULL) THEN avg(s.passed::integer)
                   ELSE avg(CASE WHEN r.status = 'ok' THEN s.value END) END::double precision AS value,
-             (array_agg(coalesce(r.output_text, 'error: ' || r.error) ORDER BY r.sample))[1] AS output
+             -- the baseline's best answer, the candidate's worst: what changed
+             (array_agg(coalesce(r.output_text, 'error: ' || r.error)
+                        ORDER BY s.passed DESC NULLS LAST, s.value DESC NULLS LAST, r.sample))[1]
+               AS output
       FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
       WHERE r.run_id = baseline AND (regressions.metric IS NULL OR s.metric = regressions.metric)
       GROUP BY r.prompt_id, s.metric) b
@@ -411,7 +415,9 @@ JOIN evaltool.prompt p ON p.id = b.prompt_id
 LEFT JOIN (SELECT r.prompt_id, s.metric,
                   CASE WHEN bool_and(s.passed IS NOT NULL) THEN avg(s.passed::integer)
                        ELSE avg(CASE WHEN r.status = 'ok' THEN s.value END) END::double precision AS value,
-                  (array_agg(coalesce(r.output_text, 'error: ' || r.error) ORDER BY r.sample))[1] AS output
+                  (array_agg(coalesce(r.output_text, 'error: ' || r.error)
+                             ORDER BY s.passed ASC NULLS LAST, s.value ASC NULLS LAST, r.sample))[1]
+                    AS output
            FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
            WHERE r.run_id = candidate AND (regressions.metric IS NULL OR s.metric = regressions.metric)
            GROUP BY r.prompt_id, s.metric) c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
@@ -422,4 +428,4 @@ ORDER BY u.metric, coalesce(u.cv - u.bv, '-Infinity'), u.pid
 $$;
 
 COMMENT ON FUNCTION evaltool.regressions(bigint, bigint, text) IS
-    'Test cases that got worse from baseline to candidate run, per metric (or only METRIC): passed before and failed, or missing, after; for metrics without pass/fail, a lower value, or none (no response, an error, not scored). With repeats, per test case: its pass rate (or mean) over the samples dropped, with the first sample''s outputs and baseline_passed/candidate_passed NULL. Missing cases first, then the biggest drops, with input, expected answer and both outputs (candidate_output ''no response'' where there is none).';
+    'Test cases that got worse from baseline to candidate run, per metric (or only METRIC): passed before and failed, or missing, after; for metrics without pass/fail, a lower value, or none (no response, an error, not scored). With repeats, per test case: its pass rate (or mean) over the samples dropped, with the baseline''s best and the candidate''s worst sample as outputs and baseline_passed/candidate_passed NULL. Missing cases first, then the biggest drops, with input, expected answer and both outputs (candidate_output ''no response'' where there is none).';

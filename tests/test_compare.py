@@ -542,6 +542,10 @@ def repeated_runs(
             (k, run),
         )
         conn.execute(
+            "UPDATE evaltool.response SET output_text = 'sample ' || sample WHERE run_id = %s",
+            (run,),
+        )
+        conn.execute(
             """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
                SELECT r.id, 'ok', u.p::integer, u.p, 'test'
                FROM (SELECT x.id, x.sample,
@@ -600,6 +604,8 @@ def test_repeats_regressions_are_cases_whose_rate_dropped(conn: psycopg.Connecti
     assert [(r["external_id"], r["baseline_value"], r["candidate_value"]) for r in rows] == [
         ("case-0", 1.0, pytest.approx(1 / 3))
     ]
+    # what changed: the baseline's best answer, the candidate's first failing one
+    assert (rows[0]["baseline_output"], rows[0]["candidate_output"]) == ("sample 1", "sample 2")
 
 
 def test_no_real_change_with_repeats_rarely_raises_an_alarm(conn: psycopg.Connection) -> None:

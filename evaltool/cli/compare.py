@@ -192,10 +192,18 @@ def _table(result: dict[str, Any]) -> None:
                 f"  {case['external_id'] or case['prompt_id']}: "
                 f"expected {_short(case['expected'])}, "
                 f"was {_short(case['baseline_output'])}, "
-                f"now {_short(case['candidate_output'])}"
+                f"now {_short(case['candidate_output'])}" + _values(case)
             )
         if cases[0]["total"] > len(cases):
             click.echo(f"  ... and {cases[0]['total'] - len(cases)} more")
+
+
+def _values(case: dict[str, Any]) -> str:
+    """A continuous metric's values (or, with repeats, each side's pass rate)."""
+    if case["baseline_passed"] is not None or case["baseline_value"] is None:
+        return ""
+    now = display.number(case["candidate_value"], empty="none")
+    return f" ({display.number(case['baseline_value'])} -> {now})"
 
 
 def _short(value: Any, width: int = 60) -> str:
