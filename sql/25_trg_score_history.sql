@@ -21,9 +21,7 @@ BEGIN
         SELECT o.id, o.response_id, o.scoring_id, o.metric, o.value, o.passed, o.details,
                o.scorer, o.scorer_version, o.created_at
         FROM old_rows o
-        WHERE EXISTS (SELECT FROM evaltool.response r WHERE r.id = o.response_id)
-          AND (o.scoring_id IS NULL
-               OR EXISTS (SELECT FROM evaltool.scoring g WHERE g.id = o.scoring_id));
+        WHERE EXISTS (SELECT FROM evaltool.response r WHERE r.id = o.response_id);
     END IF;
     RETURN NULL;
 END
@@ -48,6 +46,32 @@ CREATE TRIGGER score_history_delete
     FOR EACH STATEMENT EXECUTE FUNCTION evaltool.keep_score_history();
 COMMENT ON TRIGGER score_history_delete ON evaltool.score IS
     'Keeps the scores a DELETE removes in score_history (not those deleted with their response).';
+
+-- score.scoring_id and score_history.scoring_id are not foreign keys (a check per score
+-- cost a third of every scoring): instead a scoring goes only with its run, whose
+-- responses take their scores along.
+CREATE OR REPLACE FUNCTION evaltool.scoring_before_delete() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    IF EXISTS (SELECT FROM evaltool.run r WHERE r.id = OLD.run_id) THEN
+        RAISE EXCEPTION 'scoring % belongs to run %: it is deleted with its run', OLD.id,
+            OLD.run_id USING ERRCODE = '23503',
+            HINT = 'scores name their scoring; delete the run (evaltool runs delete), or keep it';
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+COMMENT ON FUNCTION evaltool.scoring_before_delete() IS
+    'Trigger function: refuses to delete a scoring while its run exists, so no score names a missing scoring.';
+
+DROP TRIGGER IF EXISTS scoring_before_delete ON evaltool.scoring;
+CREATE TRIGGER scoring_before_delete
+    BEFORE DELETE ON evaltool.scoring
+    FOR EACH ROW EXECUTE FUNCTION evaltool.scoring_before_delete();
+COMMENT ON TRIGGER scoring_before_delete ON evaltool.scoring IS
+    'A scoring goes only with its run.';
 
 -- evaltool.begin_scoring: the start of every pass of a scorer over a run.
 CREATE OR REPLACE FUNCTION evaltool.begin_scoring(run_id bigint, metric text, scorer text,

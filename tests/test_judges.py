@@ -443,3 +443,19 @@ def test_cohen_kappa_edges(conn: psycopg.Connection) -> None:
     assert (row["n"], row["agreement"]) == (0, None)
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="square table"):
         call(conn, "cohen_kappa", [1, 2, 3])
+
+
+def test_a_scoring_goes_only_with_its_run(run_cli: RunCli, conn: psycopg.Connection) -> None:
+    run_id, first, _ = two_versions(conn)
+    count = (
+        "SELECT (SELECT count(*) FROM evaltool.scoring), (SELECT count(*) FROM evaltool.score),"
+        " (SELECT count(*) FROM evaltool.score_history)"
+    )
+    assert conn.execute(count).fetchone() == (2, 10, 11)  # judge-b left one unscored
+    # no score may be left naming a scoring that is gone
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="deleted with its run"):
+        conn.execute("DELETE FROM evaltool.scoring WHERE id = %s", [first])
+    conn.rollback()
+    deleted = run_cli("runs", "delete", str(run_id), "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert conn.execute(count).fetchone() == (0, 0, 0)
