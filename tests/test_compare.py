@@ -564,7 +564,9 @@ def repeated_runs(
     return base, cand
 
 
-def test_repeats_compare_each_case_by_its_pass_rate(conn: psycopg.Connection) -> None:
+def test_repeats_compare_each_case_by_its_pass_rate(
+    run_cli: RunCli, conn: psycopg.Connection
+) -> None:
     rng = np.random.default_rng(17)
     # 40 test cases of different difficulty, 3 samples per side; the candidate is worse.
     level = rng.uniform(0.2, 0.95, 40)
@@ -591,6 +593,11 @@ def test_repeats_compare_each_case_by_its_pass_rate(conn: psycopg.Connection) ->
     assert row["verdict"] == "worse"
     # availability is per test case too: all calls succeeded
     assert compared(conn, base, cand)["availability"]["n_paired"] == 40
+    # the pull-request comment says what the repeats bought
+    comment = run_cli("compare", str(base), str(cand), "--format", "md")
+    gain = f"{row['repeat_gain']:.1f}"
+    assert f"\n\nWith repeats (baseline 3, candidate 3 samples per test case)" in comment.output
+    assert f"as precise as {gain} to {gain} times the test cases" in comment.output
     # a K = 1 comparison has no gain to report
     one_b, one_c = pass_fail_runs(conn, [True, False] * 10, [True, True] * 10)
     assert compared(conn, one_b, one_c)["ok"]["repeat_gain"] is None
