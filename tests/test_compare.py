@@ -596,7 +596,7 @@ def test_repeats_compare_each_case_by_its_pass_rate(
     # the pull-request comment says what the repeats bought
     comment = run_cli("compare", str(base), str(cand), "--format", "md")
     gain = f"{row['repeat_gain']:.1f}"
-    assert f"\n\nWith repeats (baseline 3, candidate 3 samples per test case)" in comment.output
+    assert "\n\nWith repeats (baseline 3, candidate 3 samples per test case)" in comment.output
     assert f"as precise as {gain} to {gain} times the test cases" in comment.output
     # a K = 1 comparison has no gain to report
     one_b, one_c = pass_fail_runs(conn, [True, False] * 10, [True, True] * 10)
