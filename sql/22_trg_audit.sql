@@ -4,6 +4,8 @@
 -- From migration 0008 on, INSERTs are audited by audit_inserts(), without a copy of the
 -- row: it holds its inserted values until its first change, whose audit row keeps them as
 -- old_row (the view audit_trail shows them). Before 0008, audit_changes() copies it.
+-- An UPDATE's audit pairs each old row with its new one by id, so ids never change
+-- (keep_id below): a changed id would hide the change from the log.
 CREATE OR REPLACE FUNCTION evaltool.audit_changes() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
@@ -19,7 +21,10 @@ BEGIN
         SELECT who, session_user, TG_TABLE_NAME, TG_OP, n.id, to_jsonb(o), to_jsonb(n)
         FROM new_rows n
         JOIN old_rows o ON o.id = n.id
-        WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n);
+        -- Byte for byte, not equal by value: jsonb and numeric call 1 and 1.0 equal, yet an
+        -- expected answer changed from 1 to 1.0 scores differently. (o and n are whole rows:
+        -- an audited table must have no column named o or n.)
+        WHERE o *<> n;
     ELSE
         INSERT INTO evaltool.audit_log (actor, db_user, table_name, action, row_id, old_row)
         SELECT who, session_user, TG_TABLE_NAME, TG_OP, o.id, to_jsonb(o)
@@ -30,7 +35,7 @@ END
 $$;
 
 COMMENT ON FUNCTION evaltool.audit_changes() IS
-    'Trigger function: writes one audit_log row per inserted, updated (when changed) or deleted row, from the statement''s transition tables.';
+    'Trigger function: writes one audit_log row per inserted, updated (when any byte of it changed) or deleted row, from the statement''s transition tables; old and new rows are paired by id, which keep_id keeps from changing.';
 
 CREATE OR REPLACE FUNCTION evaltool.audit_inserts() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
@@ -46,6 +51,29 @@ $$;
 
 COMMENT ON FUNCTION evaltool.audit_inserts() IS
     'Trigger function: writes one audit_log row (who, when, which row) per inserted row, from the statement''s transition table.';
+
+-- Row-level, but fired only when the id changes (the WHEN clause is checked in place of a
+-- call), so ordinary updates pay nothing. BEFORE, so that it speaks before the foreign keys.
+CREATE OR REPLACE FUNCTION evaltool.keep_id() RETURNS trigger
+    LANGUAGE plpgsql AS
+$$
+BEGIN
+    RAISE EXCEPTION 'id of %.% cannot change: the audit log follows each row by its id',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'generated_always',
+              DETAIL = format('Row %s would become row %s.', OLD.id, NEW.id),
+              HINT = 'Change the other columns, or delete the row and insert a new one.';
+END
+$$;
+
+COMMENT ON FUNCTION evaltool.keep_id() IS
+    'Trigger function: refuses an UPDATE that changes the id of an audited row (SQLSTATE 428C9), since audit_log pairs old and new rows by id.';
+
+-- Who: actor is what the client says, db_user what PostgreSQL authenticated.
+COMMENT ON COLUMN evaltool.audit_log.actor IS
+    'Who the client says made the change: the evaltool.actor setting, which the evaltool CLI sets to its operating-system user, else the database user. Not authenticated: any session may set evaltool.actor to any name; db_user is the authenticated role.';
+COMMENT ON COLUMN evaltool.audit_log.db_user IS
+    'Database role that logged in and made the change (session_user, whatever SET ROLE or evaltool.actor say): the authenticated author.';
 
 DO $$
 DECLARE
@@ -65,6 +93,10 @@ BEGIN
             'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows '
             'FOR EACH STATEMENT EXECUTE FUNCTION evaltool.audit_changes()', t);
         EXECUTE format(
+            'CREATE OR REPLACE TRIGGER keep_id BEFORE UPDATE ON evaltool.%I '
+            'FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) '
+            'EXECUTE FUNCTION evaltool.keep_id()', t);
+        EXECUTE format(
             'CREATE OR REPLACE TRIGGER audit_delete AFTER DELETE ON evaltool.%I '
             'REFERENCING OLD TABLE AS old_rows '
             'FOR EACH STATEMENT EXECUTE FUNCTION evaltool.audit_changes()', t);
@@ -72,6 +104,8 @@ BEGIN
             'Writes an audit_log row for each inserted row; audit_trail shows its values.');
         EXECUTE format('COMMENT ON TRIGGER audit_update ON evaltool.%I IS %L', t,
             'Writes an audit_log row for each changed row, with old and new values.');
+        EXECUTE format('COMMENT ON TRIGGER keep_id ON evaltool.%I IS %L', t,
+            'Refuses a change of id, which would hide the change from the audit log.');
         EXECUTE format('COMMENT ON TRIGGER audit_delete ON evaltool.%I IS %L', t,
             'Writes an audit_log row for each deleted row.');
     END LOOP;

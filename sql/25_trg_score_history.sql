@@ -12,8 +12,8 @@ BEGIN
                o.scorer, o.scorer_version, o.created_at
         FROM old_rows o
         JOIN new_rows n ON n.id = o.id
-        WHERE (o.value, o.passed, o.details, o.scoring_id)
-              IS DISTINCT FROM (n.value, n.passed, n.details, n.scoring_id);
+        -- byte for byte, as the audit compares: details {"x": 1} and {"x": 1.0} differ
+        WHERE o *<> n;
     ELSE
         -- Scores deleted with their response (a run deleted) have nothing left to belong to.
         INSERT INTO evaltool.score_history (score_id, response_id, scoring_id, metric, value,
@@ -29,6 +29,14 @@ $$;
 
 COMMENT ON FUNCTION evaltool.keep_score_history() IS
     'Trigger function: copies replaced (UPDATE) and deleted (DELETE) scores into score_history, set-based from the statement''s transition table.';
+
+-- The UPDATE copy pairs old and new rows by id, so a score's id never changes (keep_id,
+-- sql/22_trg_audit.sql), as in the audited tables.
+CREATE OR REPLACE TRIGGER keep_id BEFORE UPDATE ON evaltool.score
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
+    EXECUTE FUNCTION evaltool.keep_id();
+COMMENT ON TRIGGER keep_id ON evaltool.score IS
+    'Refuses a change of id, which would hide the replaced score from score_history.';
 
 -- Transition tables allow one event per trigger: one trigger each.
 DROP TRIGGER IF EXISTS score_history_update ON evaltool.score;

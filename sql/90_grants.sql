@@ -20,6 +20,10 @@ BEGIN
         GRANT USAGE ON SCHEMA evaltool TO evaltool_writer;
         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA evaltool TO evaltool_writer;
         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA evaltool TO evaltool_writer;
+        -- Never granted, and taken back should anyone grant them: TRUNCATE fires no DELETE
+        -- trigger (the audit log and score_history would miss the rows), and TRIGGER would
+        -- let a writer add triggers of their own to audited tables.
+        REVOKE TRUNCATE, TRIGGER ON ALL TABLES IN SCHEMA evaltool FROM evaltool_writer;
         -- The audit log is written by a SECURITY DEFINER trigger; writers may only read it.
         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evaltool.audit_log FROM evaltool_writer;
         -- Migration bookkeeping changes only through evaltool db migrate.

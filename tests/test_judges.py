@@ -459,3 +459,21 @@ def test_a_scoring_goes_only_with_its_run(run_cli: RunCli, conn: psycopg.Connect
     deleted = run_cli("runs", "delete", str(run_id), "--yes")
     assert deleted.exit_code == 0, deleted.output
     assert conn.execute(count).fetchone() == (0, 0, 0)
+
+
+def test_a_score_cannot_slip_past_its_history(conn: psycopg.Connection) -> None:
+    run_id, _, second = two_versions(conn)
+    one = "SELECT id FROM evaltool.score WHERE scoring_id = %s ORDER BY id LIMIT 1"
+    (score_id,) = conn.execute(one, [second]).fetchone()
+    history = "SELECT count(*) FROM evaltool.score_history"
+    (before,) = conn.execute(history).fetchone()
+    # a new id would unpair the old row from the new one: refused
+    with pytest.raises(psycopg.errors.GeneratedAlways, match="id of evaltool.score cannot"):
+        conn.execute(
+            "UPDATE evaltool.score SET id = DEFAULT, value = 0.123 WHERE id = %s", [score_id]
+        )
+    conn.rollback()
+    # a change that only JSON equality would miss is kept too
+    for details in ("'{\"x\": 1}'", "'{\"x\": 1.0}'", "details"):
+        conn.execute(f"UPDATE evaltool.score SET details = {details} WHERE id = %s", [score_id])
+    assert conn.execute(history).fetchone() == (before + 2,)
