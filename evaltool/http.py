@@ -52,7 +52,9 @@ class Client:
     def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{base_url!r} is not an http(s) URL")
+            # without its user part and query: either may hold a credential
+            shown = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="")
+            raise ValueError(f"{shown.geturl()!r} is not an http(s) URL")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.base_path = parts.path.rstrip("/")

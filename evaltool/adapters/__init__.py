@@ -4,6 +4,11 @@ Every adapter turns the input JSON of a test case into a call and the answer int
 `Result`: output JSON, its text, token counts (from the API's usage, otherwise estimated
 and marked so) and metadata. Failures raise `CallError`, which says whether retrying can
 help and whether the whole run should stop (a rejected API key fails every call alike).
+
+Every adapter `create` returns redacts its failures: the message of each CallError, and of
+any other exception, has the adapter's secrets (evaltool.secrets) replaced by *** before it
+leaves the adapter, so the key a provider echoes reaches no error row, run metadata, stderr
+or report.
 """
 
 import os
@@ -11,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from evaltool import secrets as secret_values
 from evaltool.errors import EvaltoolError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -48,9 +54,16 @@ class CallError(Exception):
         self.retry_after = retry_after
         self.fatal = fatal
 
+    def redact(self, secrets: frozenset[str]) -> "CallError":
+        """This error, its message with `secrets` (and key-shaped text) replaced by ***."""
+        self.args = (secret_values.redact(str(self), secrets),)
+        return self
+
 
 class Adapter(Protocol):
-    """How evaltool calls a model."""
+    """How evaltool calls a model. `secrets` are the values its failures must not show."""
+
+    secrets: frozenset[str]
 
     async def call(self, input: Any) -> Result:
         """Call the model once on one test case's input."""
@@ -67,6 +80,10 @@ def create(snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) -
     Raises EvaltoolError when the model cannot be called at all: a missing API key, a
     Python model that does not import, boto3 not installed.
     """
+    return Redacting(_create(snapshot, params, concurrency))
+
+
+def _create(snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) -> Adapter:
     kind = snapshot["adapter"]
     if kind == "openai":
         from evaltool.adapters.openai import OpenAIAdapter
@@ -89,6 +106,31 @@ def create(snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) -
 
         return CommandAdapter(snapshot, params)
     raise EvaltoolError(f"unknown adapter {kind!r}")
+
+
+class Redacting:
+    """An adapter whose failures never show its secrets: a CallError leaves with its message
+    redacted, any other exception (an adapter bug) as a CallError with the redacted text the
+    runner would have stored."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.secrets = adapter.secrets
+
+    async def call(self, input: Any) -> Result:
+        """The wrapped adapter's call."""
+        try:
+            return await self.adapter.call(input)
+        except CallError as exc:
+            exc.redact(self.secrets)
+            raise
+        except Exception as exc:
+            message = secret_values.redact(f"{type(exc).__name__}: {exc}", self.secrets)
+            raise CallError(message) from None
+
+    async def aclose(self) -> None:
+        """Release the wrapped adapter's connections, threads or processes."""
+        await self.adapter.aclose()
 
 
 def expand_env(value: str, what: str) -> str:

@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from evaltool import http
+from evaltool import secrets as secret_values
 from evaltool.adapters import Result, chat
 from evaltool.errors import EvaltoolError
 
@@ -28,7 +28,12 @@ class AnthropicAdapter:
             raise EvaltoolError(f"${key_env} is not set: the Anthropic API needs a key")
         self.model = snapshot["model_id"]
         self.params = {"max_tokens": DEFAULT_MAX_TOKENS, **params}
-        self.client = http.Client(base_url, headers)
+        self.secrets = secret_values.collect(
+            secret_values.of_headers(headers),
+            secret_values.of_env(key_env),
+            secret_values.of_params(params),
+        )
+        self.client = chat.client(base_url, headers)
 
     async def call(self, input: Any) -> Result:
         """One message."""
@@ -41,11 +46,11 @@ class AnthropicAdapter:
         }
         if system and "system" not in body:
             body["system"] = "\n\n".join(str(s) for s in system)
-        answer = await chat.post_json(self.client, "/v1/messages", body)
+        answer = await chat.post_json(self.client, "/v1/messages", body, self.secrets)
         blocks = answer.get("content")
         usage = answer.get("usage")
         if not isinstance(blocks, list) or not isinstance(usage, dict):
-            raise chat.malformed(answer)
+            raise chat.malformed(answer, self.secrets)
         text = "".join(
             b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
         )

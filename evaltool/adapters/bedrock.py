@@ -10,6 +10,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from evaltool import secrets as secret_values
 from evaltool.adapters import CallError, Result, chat
 from evaltool.errors import EvaltoolError
 
@@ -56,6 +57,10 @@ class BedrockAdapter:
         self.inference = {_INFERENCE[k]: v for k, v in params.items() if k in _INFERENCE}
         self.extra = {k: v for k, v in params.items() if k not in _INFERENCE}
         self.pool = ThreadPoolExecutor(max_workers=concurrency)
+        # the AWS keys of the environment (a profile's are never in a message of ours)
+        self.secrets = secret_values.collect(
+            secret_values.of_env(), secret_values.of_params(params)
+        )
 
     async def call(self, input: Any) -> Result:
         """One Converse call."""

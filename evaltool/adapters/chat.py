@@ -1,5 +1,6 @@
 """What the chat APIs share: turning test-case input into messages, and HTTP failures into
-CallErrors."""
+CallErrors whose text never shows the adapter's secrets (redacted before it is cut short, so
+no prefix of a key survives the cut either)."""
 
 import json
 from email.utils import parsedate_to_datetime
@@ -7,7 +8,9 @@ from time import time
 from typing import Any
 
 from evaltool import http
+from evaltool import secrets as secret_values
 from evaltool.adapters import CallError, expand_env
+from evaltool.errors import EvaltoolError
 
 # 408 timeout, 409 conflict (OpenAI's "try again"), 429 rate limit, 5xx, 529 overloaded
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -39,16 +42,27 @@ def headers(config: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def post_json(client: http.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST a JSON body; the answer's JSON object, or a CallError that says what went wrong."""
+def client(base_url: str, headers: dict[str, str]) -> http.Client:
+    """The HTTP client of a model's base URL; one that is not http(s) is the user's to fix."""
+    try:
+        return http.Client(base_url, headers)
+    except ValueError as exc:
+        raise EvaltoolError(f"the model's --base-url: {exc}") from None
+
+
+async def post_json(
+    client: http.Client, path: str, body: dict[str, Any], secrets: frozenset[str]
+) -> dict[str, Any]:
+    """POST a JSON body; the answer's JSON object, or a CallError that says what went wrong
+    without showing `secrets`."""
     try:
         response = await client.post(
             path, json.dumps(body).encode(), {"Content-Type": "application/json"}
         )
     except http.HTTPError as exc:
-        raise CallError(str(exc), retryable=True) from exc
+        raise CallError(secret_values.redact(str(exc), secrets), retryable=True) from exc
     if response.status != 200:
-        detail = _error_detail(response.body)
+        detail = _error_detail(response.body, secrets)
         message = f"HTTP {response.status}" + (f": {detail}" if detail else "")
         if response.status in FATAL_STATUS:
             raise CallError(f"{FATAL_STATUS[response.status]} ({message})", fatal=True)
@@ -62,7 +76,7 @@ async def post_json(client: http.Client, path: str, body: dict[str, Any]) -> dic
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
-        raise CallError(f"malformed response: {_snippet(response.body)}", retryable=True)
+        raise CallError(f"malformed response: {_snippet(response.body, secrets)}", retryable=True)
     return answer
 
 
@@ -86,24 +100,26 @@ def retry_after(headers: dict[str, str]) -> float | None:
         return None
 
 
-def malformed(answer: dict[str, Any]) -> CallError:
+def malformed(answer: dict[str, Any], secrets: frozenset[str]) -> CallError:
     """A 200 answer without the fields the API promises."""
-    return CallError(f"malformed response: {_snippet(json.dumps(answer).encode())}", retryable=True)
+    snippet = _snippet(json.dumps(answer).encode(), secrets)
+    return CallError(f"malformed response: {snippet}", retryable=True)
 
 
-def _error_detail(body: bytes) -> str:
+def _error_detail(body: bytes, secrets: frozenset[str]) -> str:
     try:
         answer = json.loads(body)
     except ValueError:
-        return _snippet(body)
+        return _snippet(body, secrets)
     error = answer.get("error") if isinstance(answer, dict) else None
     if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])[:300]
+        return secret_values.redact(str(error["message"]), secrets)[:300]
     if isinstance(error, str):
-        return error[:300]
-    return _snippet(body)
+        return secret_values.redact(error, secrets)[:300]
+    return _snippet(body, secrets)
 
 
-def _snippet(body: bytes) -> str:
+def _snippet(body: bytes, secrets: frozenset[str]) -> str:
     text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    text = secret_values.redact(text, secrets)
     return text[:200] + ("…" if len(text) > 200 else "") if text else "(empty body)"

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from evaltool import secrets as secret_values
 from evaltool.adapters import CallError, Result, estimate_tokens
 from evaltool.errors import EvaltoolError
 
@@ -38,6 +39,10 @@ class PythonAdapter:
         except (TypeError, ValueError):
             self.takes_params = False
         self.pool = None if self.is_async else ThreadPoolExecutor(max_workers=concurrency)
+        # the keys of the environment, which the function may use and show in its errors
+        self.secrets = secret_values.collect(
+            secret_values.of_env(), secret_values.of_params(params)
+        )
 
     async def call(self, input: Any) -> Result:
         """Run the function on the input."""
@@ -67,6 +72,10 @@ class CommandAdapter:
     def __init__(self, snapshot: dict[str, Any], params: dict[str, Any]) -> None:
         self.command = snapshot["model_id"]
         self.env = {**os.environ, "EVALTOOL_PARAMS": json.dumps(params)}
+        # the keys of the environment, which the command inherits and may show on stderr
+        self.secrets = secret_values.collect(
+            secret_values.of_env(), secret_values.of_params(params)
+        )
 
     async def call(self, input: Any) -> Result:
         """Run the command with the input JSON on stdin."""

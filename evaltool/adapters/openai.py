@@ -7,7 +7,7 @@ api_key_env); a local server needs none.
 import os
 from typing import Any
 
-from evaltool import http
+from evaltool import secrets as secret_values
 from evaltool.adapters import Result, chat, estimate_tokens
 from evaltool.errors import EvaltoolError
 
@@ -29,22 +29,30 @@ class OpenAIAdapter:
             raise EvaltoolError(f"${key_env} is not set: the OpenAI API needs a key")
         self.model = snapshot["model_id"]
         self.params = params
-        self.client = http.Client(base_url, headers)
+        self.secrets = secret_values.collect(
+            secret_values.of_headers(headers),
+            secret_values.of_env(key_env),
+            secret_values.of_params(params),
+        )
+        self.client = chat.client(base_url, headers)
 
     async def call(self, input: Any) -> Result:
         """One chat completion."""
         msgs = chat.messages(input)
         answer = await chat.post_json(
-            self.client, "/chat/completions", {**self.params, "model": self.model, "messages": msgs}
+            self.client,
+            "/chat/completions",
+            {**self.params, "model": self.model, "messages": msgs},
+            self.secrets,
         )
         try:
             choice = answer["choices"][0]
             message = choice["message"]
             text = message.get("content")
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise chat.malformed(answer) from None
+            raise chat.malformed(answer, self.secrets) from None
         if text is not None and not isinstance(text, str):
-            raise chat.malformed(answer)
+            raise chat.malformed(answer, self.secrets)
         usage = answer.get("usage") or {}
         metadata = {
             k: v
