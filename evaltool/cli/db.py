@@ -62,9 +62,13 @@ def stop() -> None:
 def url() -> None:
     """Print the connection URL of evaltool's database (starting the embedded server).
 
+    The URL is printed whole, password included, for programs that read it (a
+    connection string in a script's environment); a password on another program's command
+    line is visible to every user of the machine: for psql use `evaltool db psql`.
+
     \b
     Example:
-        psql "$(evaltool db url)" -c '\\dt evaltool.*'
+        export DATABASE_URL="$(evaltool db url)"    # for a dashboard or a script
     """
     click.echo(database.database_url())
 
@@ -74,15 +78,27 @@ def url() -> None:
 def psql(psql_args: tuple[str, ...]) -> None:
     """Open psql on evaltool's database; extra arguments go to psql.
 
+    The password reaches psql as $PGPASSWORD, never on its command line, where every user
+    of the machine could read it.
+
     \b
     Example:
         evaltool db psql
         evaltool db psql -c 'SELECT * FROM evaltool.run'
     """
-    url = database.database_url()
+    dsn, secrets = database.without_secrets(database.database_url())
+    environment = dict(os.environ)
+    if "password" in secrets:
+        environment["PGPASSWORD"] = secrets.pop("password")
+    if secrets:
+        raise EvaltoolError(
+            f"evaltool db psql cannot hand {' and '.join(secrets)} to psql without showing it "
+            f"to every user of this machine: put it in a service file (PGSERVICEFILE) and name "
+            f"the service in {config.DATABASE_URL_ENV} (service=NAME)"
+        )
     client = str(embedded.psql_path())
     sys.stdout.flush()
-    os.execv(client, [client, url, *psql_args])
+    os.execve(client, [client, dsn, *psql_args], environment)
 
 
 @db.command()
