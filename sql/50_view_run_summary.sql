@@ -6,7 +6,18 @@ SELECT r.id AS run_id,
        m.name AS model,
        d.name AS dataset,
        d.version AS dataset_version,
-       r.status,
+       -- a running run whose workers are all gone (no session holds the shared advisory
+       -- lock each worker takes on its run: queries run_join) reads interrupted
+       CASE WHEN r.status = 'running'
+                 AND NOT EXISTS (SELECT FROM pg_locks l
+                                 WHERE l.locktype = 'advisory' AND l.granted
+                                   AND l.objsubid = 2
+                                   AND l.database = (SELECT oid FROM pg_database
+                                                     WHERE datname = current_database())
+                                   AND l.classid = hashtext('evaltool.run')::oid
+                                   AND l.objid = mod(r.id, 2147483648)::oid)
+            THEN 'interrupted' ELSE r.status
+       END AS status,
        -- with repeats, the distinct test cases among responses and queue (a scalar
        -- subquery in a CASE runs only where it is reached)
        CASE WHEN r.repeats = 1 THEN coalesce(s.responses, 0) + coalesce(t.pending, 0)
@@ -59,7 +70,7 @@ COMMENT ON COLUMN evaltool.run_summary.name IS 'Run name, if given.';
 COMMENT ON COLUMN evaltool.run_summary.model IS 'Registry name of the model.';
 COMMENT ON COLUMN evaltool.run_summary.dataset IS 'Dataset name.';
 COMMENT ON COLUMN evaltool.run_summary.dataset_version IS 'Dataset version.';
-COMMENT ON COLUMN evaltool.run_summary.status IS 'Run status: pending, running, completed, failed or interrupted.';
+COMMENT ON COLUMN evaltool.run_summary.status IS 'Run status: pending, running, completed, failed or interrupted; a run marked running whose workers are all gone (killed, or their database session ended) reads interrupted.';
 COMMENT ON COLUMN evaltool.run_summary.test_cases IS 'Test cases of the run: answered plus pending (each counted once, whatever its samples).';
 COMMENT ON COLUMN evaltool.run_summary.ok IS 'Responses with status ok.';
 COMMENT ON COLUMN evaltool.run_summary.errors IS 'Responses with status error (calls that failed after retries).';

@@ -17,8 +17,14 @@ from evaltool.cli.output import echo_json, echo_table, json_option
     help="Scorer and its argument (repeatable). The scores are stored under NAME, or else "
     "under SCORER[:ARG] as typed.",
 )
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Score a run that still has test cases queued (running, interrupted): only the "
+    "responses there are.",
+)
 @json_option
-def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
+def score(run_ref: str, metrics: tuple[str, ...], partial: bool, as_json: bool) -> None:
     """Score every response of RUN, one score per response and metric.
 
     Each scorer is a SQL function that the database applies to the whole run in one
@@ -31,7 +37,10 @@ def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
     makes a new scoring of `correct`, and the earlier scores stay in score_history for
     evaltool judges drift to compare. NAME is letters, digits, _ . and -.
 
-    RUN is a run id, or a model name for that model's latest completed run.
+    RUN is a run id, or a model name for that model's latest completed run. A run with test
+    cases still queued (pending, running, interrupted or failed) is refused: its scores
+    would cover a part of it, and compare would pair only that part. --partial scores the
+    responses there are, and says so.
 
     \b
     Scorers (SELECT * FROM evaltool.scorer lists them):
@@ -58,11 +67,15 @@ def score(run_ref: str, metrics: tuple[str, ...], as_json: bool) -> None:
         evaltool score 12 --metric numeric_close:1% --json
         evaltool score 12 --metric llm_judge:gpt-judge --metric python:my.scorers:bleu
         evaltool score 12 --metric correct=llm_judge:judge-b   # a new judge of `correct`
+        evaltool score 13 --metric exact_match --partial    # run 13 is still running
     """
     specs = [scoring.parse_metric(m) for m in metrics]
     with db.connect() as conn:
         run_id = runs.resolve(conn, run_ref)
+        note = scoring.unfinished(conn, run_id, partial)
         rows = scoring.score_run(conn, run_id, specs)
+    if note:
+        click.echo(note, err=True)
     if as_json:
         echo_json(rows)
         return

@@ -46,6 +46,18 @@ SELECT run_id, prompt_id, sample FROM evaltool.response
 WHERE run_id = %(run_id)s AND status = 'error'
 ON CONFLICT (run_id, prompt_id, sample) DO NOTHING
 
+-- worker_lock --
+-- Takes the session-level advisory lock that says this worker is alive, keyed by a random
+-- number that ends its id; false when a live worker drew the same number. The lock goes
+-- with the session (commits keep it), so it needs a connection of its own: not PgBouncer's
+-- transaction pooling, where temp tables (result_stage) fail as well.
+SELECT pg_try_advisory_lock(hashtext('evaltool.worker'), %(key)s)
+
+-- run_join --
+-- Takes a shared session-level advisory lock on the run: a running run no session holds
+-- it for has no live worker, and run_summary shows it interrupted.
+SELECT pg_advisory_lock_shared(hashtext('evaltool.run'), mod(%(run_id)s::bigint, 2147483648)::integer)
+
 -- run_start --
 -- Marks the run running (the first worker sets started_at).
 UPDATE evaltool.run
@@ -94,24 +106,40 @@ JOIN evaltool.prompt p ON p.id = c.prompt_id
 ORDER BY c.prompt_id, c.sample
 
 -- task_renew --
--- Extends this worker's leases: the heartbeat that tells other workers it is alive.
+-- Extends this worker's leases. A worker that stops renewing them (hung, or of an older
+-- version that task_release_dead cannot judge) loses them when they expire.
 UPDATE evaltool.run_task
 SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
 WHERE run_id = %(run_id)s AND leased_by = %(worker)s
 
 -- task_release --
--- Gives back the leases of one worker (this one on interrupt, or a dead one).
+-- Gives back the leases of one worker (this one, on interrupt).
 UPDATE evaltool.run_task
 SET leased_by = NULL, lease_expires_at = NULL
 WHERE run_id = %(run_id)s AND leased_by = %(worker)s
 
 -- task_state --
--- Test cases left in the queue, and the live leases on them by worker.
-SELECT count(*) AS pending,
-       coalesce(array_agg(DISTINCT leased_by) FILTER (WHERE lease_expires_at > now()),
-                '{}') AS live_workers
-FROM evaltool.run_task
-WHERE run_id = %(run_id)s
+-- Test cases (or their samples) left in the run's queue.
+SELECT count(*) AS pending FROM evaltool.run_task WHERE run_id = %(run_id)s
+
+-- task_release_dead --
+-- Gives back the live leases of the run's dead workers, without waiting for them to
+-- expire. A worker is alive while its database session holds its advisory lock
+-- (worker_lock), whose key ends its id (host:pid:lock-KEY): a killed process, a closed
+-- connection or a terminated backend frees it at once, and another worker of the same
+-- host name and process id (containers) does not pass for it. The leases of ids without a
+-- key (workers of older versions) are left to expire.
+WITH live AS MATERIALIZED (
+    SELECT l.objid::bigint AS key FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = hashtext('evaltool.worker')::oid
+)
+UPDATE evaltool.run_task t
+SET leased_by = NULL, lease_expires_at = NULL
+WHERE t.run_id = %(run_id)s AND t.lease_expires_at > now()
+  AND t.leased_by ~ ':lock-[0-9]{1,18}$'
+  AND substring(t.leased_by FROM ':lock-([0-9]+)$')::bigint NOT IN (SELECT key FROM live)
 
 -- result_stage --
 -- Where a worker's finished calls wait for the next flush (emptied by each commit).
