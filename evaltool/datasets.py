@@ -12,6 +12,8 @@ from evaltool.errors import EvaltoolError
 
 DEFAULT_PROJECT = "default"
 _REF = re.compile(r"^([^:\s][^:]*)(?::([^:\s]+))?$")
+# Runs of an ensure query: the second sees a row another session committed meanwhile.
+_ENSURE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -46,23 +48,44 @@ class Dataset:
 
 
 def ensure(conn: psycopg.Connection, ref: DatasetRef) -> Dataset:
-    """The dataset, created (with its project) when absent; version 1 unless named."""
-    row = conn.execute(queries.get("project_ensure"), {"project": ref.project}).fetchone()
-    assert row is not None
+    """The dataset, created (with its project) when absent; version 1 unless named.
+
+    Safe when other sessions create the same project or dataset at the same moment.
+    """
     version = ref.version or "1"
-    found = conn.execute(
-        queries.get("dataset_ensure"),
-        {"project_id": row[0], "name": ref.name, "version": version},
-    ).fetchone()
-    assert found is not None
-    dataset_id, deleted_at, created = found
     named = DatasetRef(ref.name, version, ref.project)
+    project_id, project_created = ensure_row(
+        conn, "project_ensure", {"project": ref.project}, f"project {ref.project}"
+    )
+    dataset_id, deleted_at, created = ensure_row(
+        conn,
+        "dataset_ensure",
+        {"project_id": project_id, "name": ref.name, "version": version},
+        f"dataset {named}",
+    )
     if deleted_at is not None:
         raise EvaltoolError(
             f"dataset {named} was deleted; load into another version, "
             f"or remove it for good with evaltool datasets delete {named.name}:{version} --hard"
         )
-    return Dataset(dataset_id, named, created, project_created=row[1])
+    return Dataset(dataset_id, named, created, project_created=project_created)
+
+
+def ensure_row(
+    conn: psycopg.Connection, query: str, params: dict[str, Any], what: str
+) -> tuple[Any, ...]:
+    """The row of a named `INSERT ... ON CONFLICT DO NOTHING`-then-`SELECT` query.
+
+    When another session inserts the same key at the same moment, the INSERT waits for it
+    to commit and does nothing, and the SELECT, which sees the database as it was when the
+    statement began, finds nothing either: the statement is run again, and then sees the
+    other session's row (or inserts its own if that session rolled back).
+    """
+    for _ in range(_ENSURE_ATTEMPTS):
+        row = conn.execute(queries.get(query), params).fetchone()
+        if row is not None:
+            return tuple(row)
+    raise EvaltoolError(f"{what} is being created and deleted by other sessions: try again")
 
 
 def find(conn: psycopg.Connection, ref: DatasetRef, *, deleted: bool = False) -> Dataset:

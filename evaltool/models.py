@@ -1,25 +1,31 @@
 """The model registry: which models exist, how they are called, their price and parameters.
 
 API keys are never stored: adapters read them from the environment. A base URL with
-credentials in it is refused for the same reason.
+credentials in its user part or query string, a credential header whose value is not an
+environment reference (${VAR}), and a credential-named parameter are refused for the same
+reason; evaltool.secrets says which names are credentials.
 """
 
 import json
 import re
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from evaltool import queries
+from evaltool import secrets as secret_values
+from evaltool.datasets import ensure_row
 from evaltool.errors import EvaltoolError
 
 ADAPTERS = ["openai", "anthropic", "bedrock", "python", "command"]
 _LOCAL_ADAPTERS = {"python", "command"}
-# Headers that carry credentials: their value must come from the environment (${VAR}).
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key"}
+_FROM_ENV = (
+    "secrets come from the environment only, e.g. the API key from $OPENAI_API_KEY "
+    "or the variable that --api-key-env names"
+)
 
 
 def listing(conn: psycopg.Connection, *, deleted: bool = False) -> list[dict[str, Any]]:
@@ -32,8 +38,9 @@ def summary(conn: psycopg.Connection, name: str) -> dict[str, Any] | None:
     return queries.fetch_one(conn, "model_show", {"name": name})
 
 
-def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """k=v arguments as a JSON object; values that read as JSON (0.2, true, [..]) are typed."""
+def parse_params(pairs: tuple[str, ...], option: str = "parameter") -> dict[str, Any]:
+    """k=v arguments as a JSON object; values that read as JSON (0.2, true, [..]) are typed.
+    A credential-named key (api_key, token, ...) is refused, naming `option`."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -43,7 +50,15 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
+    check_params(params, option)
     return params
+
+
+def check_params(params: dict[str, Any], option: str = "parameter") -> None:
+    """Refuse parameters named like credentials: they would be stored with every run."""
+    for key in params:
+        if secret_values.is_secret_param(key):
+            raise EvaltoolError(f"{option} {key} holds a credential: {_FROM_ENV}")
 
 
 def parse_headers(lines: tuple[str, ...]) -> dict[str, str]:
@@ -55,13 +70,44 @@ def parse_headers(lines: tuple[str, ...]) -> dict[str, str]:
         header, value = header.strip(), value.strip()
         if not sep or not header or " " in header:
             raise EvaltoolError(f"{line!r}: expected 'Name: value'")
-        if header.lower() in _SECRET_HEADERS and "${" not in value:
-            raise EvaltoolError(
-                f"header {header} holds a credential: write it as ${{VAR}}, e.g. "
-                f"'{header}: Bearer ${{MY_API_KEY}}', and set VAR in the environment"
-            )
         headers[header] = value
+    check_headers(headers)
     return headers
+
+
+def check_headers(headers: dict[str, str]) -> None:
+    """Refuse a credential header (Authorization, Cookie, X-Goog-Api-Key, any name with key,
+    token, secret or auth in it) whose value is more than an environment reference:
+    `${VAR}`, for Authorization `Bearer ${VAR}`, for Cookie `name=${VAR}`."""
+    for header, value in headers.items():
+        if secret_values.is_secret_header(header) and not secret_values.is_env_reference(
+            header, value
+        ):
+            scheme = "Bearer " if header.lower() in ("authorization", "proxy-authorization") else ""
+            raise EvaltoolError(
+                f"--header {header} holds a credential: write it as ${{VAR}}, e.g. "
+                f"'{header}: {scheme}${{MY_API_KEY}}', and set VAR in the environment "
+                "(secrets come from the environment only)"
+            )
+
+
+def check_base_url(base_url: str) -> None:
+    """Refuse a base URL with credentials in its user part or its query string."""
+    try:
+        parts = urlsplit(base_url)
+        has_user = bool(parts.username or parts.password)
+    except ValueError as exc:
+        raise EvaltoolError(f"--base-url is not a URL: {exc}") from None
+    if has_user:
+        raise EvaltoolError(
+            "--base-url must not hold credentials: adapters read API keys "
+            "from the environment (e.g. OPENAI_API_KEY)"
+        )
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if secret_values.is_secret_query(name):
+            raise EvaltoolError(
+                f"--base-url must not hold credentials (query parameter {name}): {_FROM_ENV}"
+            )
 
 
 def add(
@@ -86,11 +132,10 @@ def add(
     With `exist_ok`, a model of that name with the same adapter and model id is left as it
     is (scripts can register what they need every time); any other clash is an error.
     """
-    if base_url and (urlsplit(base_url).username or urlsplit(base_url).password):
-        raise EvaltoolError(
-            "--base-url must not hold credentials: adapters read API keys "
-            "from the environment (e.g. OPENAI_API_KEY)"
-        )
+    if base_url:
+        check_base_url(base_url)
+    check_headers(headers or {})
+    check_params(params or {}, "--param")
     if adapter == "python" and not re.fullmatch(r"[^:]+:[A-Za-z_]\w*", model_id or name):
         # the module itself may exist only where workers run, so only the form is checked
         raise EvaltoolError(
@@ -99,8 +144,10 @@ def add(
         )
     with conn.transaction():
         provider_name = provider or ("local" if adapter in _LOCAL_ADAPTERS else adapter)
-        row = conn.execute(queries.get("provider_ensure"), {"provider": provider_name}).fetchone()
-        assert row is not None
+        # safe when another session registers a model of a new provider at the same moment
+        row = ensure_row(
+            conn, "provider_ensure", {"provider": provider_name}, f"provider {provider_name}"
+        )
         try:
             with conn.transaction():
                 made = conn.execute(
@@ -175,6 +222,7 @@ def set_price(
 
 def set_params(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change some generation parameters from now on; returns the parameters now in force."""
+    check_params(changes)
     with conn.transaction():
         model_id = _model_id(conn, name)
         current = conn.execute(queries.get("params_current"), {"model_id": model_id}).fetchone()

@@ -6,6 +6,7 @@ pass>0.8 success>=95% duration<60s                     thresholds
 any other word                                          in name, notes, tags, model...
 """
 
+import math
 import re
 import shlex
 from dataclasses import dataclass, field, fields
@@ -71,7 +72,10 @@ def parse(query: str, now: datetime | None = None) -> RunFilter:
                 raise EvaltoolError(f"{token}: status is one of {', '.join(STATUSES)}")
             setattr(found, key, value)
         elif sep and key in ("since", "until"):
-            setattr(found, key, _when(value, now, token))
+            try:
+                setattr(found, key, when(value, now))
+            except EvaltoolError as exc:
+                raise EvaltoolError(f"{token}: {exc}") from None
         elif match := _COMPARE.match(token):
             _threshold(found, *match.groups())
         elif token in STATUSES:
@@ -81,20 +85,27 @@ def parse(query: str, now: datetime | None = None) -> RunFilter:
     return found
 
 
-def _when(value: str, now: datetime, token: str) -> datetime:
+def when(value: str, now: datetime) -> datetime:
+    """The moment a date (2026-11-01) or an age before `now` (7d, 12h, 2w, 1m) names."""
     if match := _AGO.match(value):
-        return now - int(match[1]) * _UNITS[match[2]]
+        try:
+            return now - int(match[1]) * _UNITS[match[2]]
+        except (OverflowError, ValueError):  # before year 1, or more digits than int() reads
+            raise EvaltoolError(f"{value} goes back before the year 1") from None
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise EvaltoolError(
-            f"{token}: expected a date (2026-11-01) or an age (7d, 12h, 2w, 1m)"
-        ) from None
+        raise EvaltoolError("expected a date (2026-11-01) or an age (7d, 12h, 2w, 1m)") from None
     return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
 
 
 def _threshold(found: RunFilter, name: str, op: str, number: str, unit: str | None) -> None:
-    value = float(number)
+    try:
+        value = float(number)
+    except ValueError:
+        raise EvaltoolError(f"{name}{op}{number}{unit or ''}: {number} is not a number") from None
+    if not math.isfinite(value):
+        raise EvaltoolError(f"{name}{op}{number}{unit or ''}: {number} is too large")
     if name == "duration":
         value *= {"m": 60, "h": 3600}.get(unit or "s", 1)
         lower, upper = "min_seconds", "max_seconds"

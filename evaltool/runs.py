@@ -152,7 +152,9 @@ def show(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
 
 def resolve(conn: psycopg.Connection, ref: str) -> int:
     """A run id from RUN as typed: a number, or a model name for its latest completed run."""
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():
+        if len(ref) > 19 or int(ref) > 2**63 - 1:  # beyond bigint: no run has that id
+            raise EvaltoolError(f"no run {ref}: see evaltool runs list")
         return int(ref)
     row = conn.execute(queries.get("runs_latest_of_model"), {"model": ref}).fetchone()
     if row is None:

@@ -462,13 +462,13 @@ def test_a_scoring_goes_only_with_its_run(run_cli: RunCli, conn: psycopg.Connect
 
 
 def test_a_score_cannot_slip_past_its_history(conn: psycopg.Connection) -> None:
-    run_id, _, second = two_versions(conn)
+    _, _, second = two_versions(conn)
     one = "SELECT id FROM evaltool.score WHERE scoring_id = %s ORDER BY id LIMIT 1"
     (score_id,) = conn.execute(one, [second]).fetchone()
     history = "SELECT count(*) FROM evaltool.score_history"
     (before,) = conn.execute(history).fetchone()
     # a new id would unpair the old row from the new one: refused
-    with pytest.raises(psycopg.errors.GeneratedAlways, match="id of evaltool.score cannot"):
+    with pytest.raises(psycopg.errors.GeneratedAlways, match=r"id of evaltool\.score cannot"):
         conn.execute(
             "UPDATE evaltool.score SET id = DEFAULT, value = 0.123 WHERE id = %s", [score_id]
         )

@@ -176,7 +176,7 @@ def test_every_model_text_is_inert(
     assert "\\@octocat \\#1" in md
     assert "**bold**" not in md and "](https://evil" not in md
     for line in md.splitlines():
-        if line.startswith("| case-"):  # every row of the cases table has its 5 cells
+        if line.startswith("| <code>case-"):  # every row of the cases table has its 5 cells
             assert len(re.findall(r"(?<!\\)\|", line)) == 6, line
 
 
@@ -326,10 +326,36 @@ def test_a_long_run_shows_the_worst_and_counts_the_rest(
     conn.commit()
     md = run_cli("report", "compare", str(base), str(cand)).stdout
     assert "… and 1,990 more" in md
-    assert len(re.findall(r"^\| c\d+ \|", md, re.MULTILINE)) == 10
+    assert len(re.findall(r"^\| <code>c\d+</code> \|", md, re.MULTILINE)) == 10
     page = tmp_path / "run.html"
     assert run_cli("report", "run", str(cand), "--worst", "5", "-o", str(page)).exit_code == 0
     source = page.read_text()
     assert source.count("HTTP 500: upstream") == 5
     assert "… and 35 more distinct errors" in source
     assert len(source) < 200_000
+
+
+def test_ids_and_run_names_in_markdown_mention_no_one(
+    run_cli: RunCli, conn: psycopg.Connection
+) -> None:
+    # Ids and names are chosen by whoever loads the data: "@octocat" or "#1" in a
+    # pull-request comment would notify a GitHub user or link an issue.
+    cases = [
+        {"id": "@octocat", "expected": "a", "outputs": ["a", "b"]},
+        {"id": "#1", "expected": "a", "outputs": ["a", {"error": "HTTP 500"}]},
+        {"id": "case-3", "expected": "a", "outputs": ["a", "b"]},
+    ]
+    base, cand = make_runs(conn, cases)
+    conn.execute("UPDATE evaltool.run SET name = '@team nightly' WHERE id = %s", (cand,))
+    conn.commit()
+    put_scores(conn, base, "exact_match", [1.0] * 3, [True] * 3)
+    put_scores(conn, cand, "exact_match", [0.0] * 3, [False] * 3)
+
+    compare_md = run_cli("report", "compare", str(base), str(cand)).stdout
+    assert "| <code>\\@octocat</code> |" in compare_md  # a regressed test case
+    run_md = run_cli("report", "run", str(cand)).stdout
+    assert run_md.startswith(f"### evaltool run {cand} · <code>\\@team nightly</code>: ")
+    assert "| <code>\\#1</code> |" in run_md  # the test cases of an error
+    for md in (compare_md, run_md):
+        outside_code = re.sub(r"<code>.*?</code>", "", md)
+        assert "@" not in outside_code and "#1" not in outside_code

@@ -1,26 +1,36 @@
 """The `evaltool` command: one Click group per noun, each in its own module."""
 
-import traceback
+import sys
 
-import click
-import psycopg
+# 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 
-from evaltool import __version__
-from evaltool.cli.compare import compare
-from evaltool.cli.datasets import datasets
-from evaltool.cli.db import db
-from evaltool.cli.judges import judges_group
-from evaltool.cli.load import load
-from evaltool.cli.models import models_group
-from evaltool.cli.plan import plan
-from evaltool.cli.preferences import preferences_group
-from evaltool.cli.refresh import refresh
-from evaltool.cli.report import report
-from evaltool.cli.run import run
-from evaltool.cli.runs import runs_group
-from evaltool.cli.score import score
-from evaltool.db import first_line
-from evaltool.errors import EvaltoolError
+try:  # Ctrl-C while Python loads the modules below (the first half second): no traceback
+    import traceback
+    from typing import IO, Any
+
+    import click
+    import psycopg
+
+    from evaltool import __version__
+    from evaltool.cli.compare import compare
+    from evaltool.cli.datasets import datasets
+    from evaltool.cli.db import db
+    from evaltool.cli.judges import judges_group
+    from evaltool.cli.load import load
+    from evaltool.cli.models import models_group
+    from evaltool.cli.plan import plan
+    from evaltool.cli.preferences import preferences_group
+    from evaltool.cli.refresh import refresh
+    from evaltool.cli.report import report
+    from evaltool.cli.run import run
+    from evaltool.cli.runs import runs_group
+    from evaltool.cli.score import score
+    from evaltool.db import first_line, hide_secrets
+    from evaltool.errors import EvaltoolError
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
 
 # invalid_parameter_value and feature_not_supported, as evaltool's SQL functions raise them.
 USER_SQLSTATES = {"22023", "0A000"}
@@ -38,13 +48,26 @@ class CheckError(UserError):
     exit_code = 1
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C on its way out: `interrupted` on stderr and exit code 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, err=True)
+
+
 def user_error(message: str, exit_code: int) -> UserError:
     """The Click exception that prints `message` and exits with `exit_code` (1 or 2)."""
     return (CheckError if exit_code == 1 else UserError)(message)
 
 
 class EvaltoolGroup(click.Group):
-    """Turns the errors of every subcommand into one line on stderr, never a traceback.
+    """Turns the errors of every subcommand into one line on stderr, never a traceback,
+    and Ctrl-C into `interrupted` and exit code 130 (Click's own is "Aborted!" and 1).
 
     With --debug the traceback is printed as well.
     """
@@ -54,20 +77,33 @@ class EvaltoolGroup(click.Group):
             return super().invoke(ctx)
         except EvaltoolError as exc:
             self._debug(ctx)
-            raise user_error(str(exc), exc.exit_code) from exc
+            raise user_error(hide_secrets(str(exc)), exc.exit_code) from exc
         except psycopg.Error as exc:
             self._debug(ctx)
             if exc.sqlstate in USER_SQLSTATES:
                 # Raised by evaltool's own SQL functions about what the user asked for.
                 hint = exc.diag.message_hint or exc.diag.message_detail
                 message = first_line(exc) + (f" ({hint})" if hint else "")
-                raise user_error(message, 2) from exc
-            raise user_error(f"database error: {first_line(exc)}", 1) from exc
+                raise user_error(hide_secrets(message), 2) from exc
+            raise user_error(f"database error: {hide_secrets(first_line(exc))}", 1) from exc
+        except KeyboardInterrupt as exc:
+            self._debug(ctx)
+            raise Interrupted() from exc
+        except UnicodeEncodeError as exc:  # a command line that is not valid UTF-8
+            self._debug(ctx)
+            raise user_error(
+                f"not valid UTF-8 text: {exc.object[exc.start : exc.end]!r}", 2
+            ) from exc
+        except click.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C at a prompt
+                raise Interrupted() from exc
+            raise
 
     @staticmethod
     def _debug(ctx: click.Context) -> None:
+        # Messages in the traceback may quote the connection string: its password is masked.
         if ctx.meta.get("evaltool.debug"):
-            click.echo(traceback.format_exc(), err=True)
+            click.echo(hide_secrets(traceback.format_exc()), err=True)
 
 
 @click.group(cls=EvaltoolGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from evaltool import db
+from evaltool.cli import types
 from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.datasets import DatasetRef
 from evaltool.load import LoadSummary
@@ -38,7 +39,7 @@ class LoadOptions:
 def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """FILE arguments and the shared options, passed to the command as `files` and `options`."""
 
-    @click.argument("files", nargs=-1, required=True, metavar="FILE...")
+    @click.argument("files", type=types.INPUT_FILE, nargs=-1, required=True, metavar="FILE...")
     @click.option(
         "--skip-invalid",
         is_flag=True,
@@ -109,11 +110,14 @@ def load() -> None:
     "--dataset",
     "-d",
     "dataset_name",
+    type=types.NAME,
     required=True,
     metavar="NAME[:VERSION]",
     help="Dataset to load into; created when absent (version 1 unless named).",
 )
-@click.option("--project", default=None, help="Project of the dataset (default: default).")
+@click.option(
+    "--project", type=types.NAME, default=None, help="Project of the dataset (default: default)."
+)
 @click.option(
     "--format",
     "fmt",
@@ -125,6 +129,7 @@ def load() -> None:
 @click.option(
     "--map",
     "mappings",
+    type=types.TEXT,
     multiple=True,
     metavar="COLUMN=FIELD",
     help="CSV: read COLUMN as FIELD, e.g. --map question=input.",
@@ -174,17 +179,24 @@ def prompts(
 
 @load.command()
 @load_options
-@click.option("--run", "run_id", type=int, help="Run to add the responses to.")
-@click.option("--model", help="With --dataset: record a new run of this registered model.")
+@click.option("--run", "run_id", type=types.count(), help="Run to add the responses to.")
+@click.option(
+    "--model",
+    type=types.NAME,
+    help="With --dataset: record a new run of this registered model.",
+)
 @click.option(
     "--dataset",
     "-d",
     "dataset_name",
+    type=types.NAME,
     metavar="NAME[:VERSION]",
     help="With --model: the dataset the responses answer.",
 )
-@click.option("--project", default=None, help="Project of the dataset (default: default).")
-@click.option("--name", help="Name of the new run.")
+@click.option(
+    "--project", type=types.NAME, default=None, help="Project of the dataset (default: default)."
+)
+@click.option("--name", type=types.NAME, help="Name of the new run.")
 def responses(
     files: tuple[str, ...],
     run_id: int | None,
@@ -221,10 +233,17 @@ def responses(
 @load.command()
 @load_options
 @click.option(
-    "--run", "run_id", type=int, help="Run whose responses are scored: lets lines name test cases."
+    "--run",
+    "run_id",
+    type=types.count(),
+    help="Run whose responses are scored: lets lines name test cases.",
 )
 @click.option(
-    "--scorer", default="imported", show_default=True, help="Scorer name for lines that give none."
+    "--scorer",
+    type=types.NAME,
+    default="imported",
+    show_default=True,
+    help="Scorer name for lines that give none.",
 )
 def scores(
     files: tuple[str, ...],
@@ -252,6 +271,7 @@ def scores(
 @load_options
 @click.option(
     "--project",
+    type=types.NAME,
     default="default",
     show_default=True,
     help="Project the examples belong to; created when absent.",
@@ -259,6 +279,7 @@ def scores(
 @click.option(
     "--source",
     "data_source",
+    type=types.NAME,
     default="file",
     show_default=True,
     help="data_source of lines that give none (synthetic, production, ...).",
@@ -302,11 +323,15 @@ def training(
 @load.command()
 @load_options
 @click.option(
-    "--run-a", "run_a", type=int, help="Run of the A responses: lets lines name test cases."
+    "--run-a",
+    "run_a",
+    type=types.count(),
+    help="Run of the A responses: lets lines name test cases.",
 )
-@click.option("--run-b", "run_b", type=int, help="Run of the B responses (with --run-a).")
+@click.option("--run-b", "run_b", type=types.count(), help="Run of the B responses (with --run-a).")
 @click.option(
     "--judge",
+    type=types.NAME,
     default=getpass.getuser,
     show_default="your login name",
     help="Judge of lines that name none: an annotator, or a judge model's name.",

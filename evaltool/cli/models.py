@@ -6,6 +6,7 @@ from datetime import datetime
 import click
 
 from evaltool import db, display, models
+from evaltool.cli import types
 from evaltool.cli.output import echo_json, echo_table, json_option, renamed
 from evaltool.errors import EvaltoolError
 
@@ -25,7 +26,7 @@ def models_group() -> None:
 
 
 @models_group.command()
-@click.argument("name")
+@click.argument("name", type=types.NAME)
 @click.option(
     "--adapter",
     type=click.Choice(models.ADAPTERS),
@@ -33,33 +34,45 @@ def models_group() -> None:
     help="How evaltool calls the model.",
 )
 @click.option(
-    "--model-id", help="The provider's identifier, or module:function for python (default: NAME)."
+    "--model-id",
+    type=types.NAME,
+    help="The provider's identifier, or module:function for python (default: NAME).",
 )
-@click.option("--provider", help="Who serves it (default: the adapter, or local).")
-@click.option("--base-url", help="API base URL, e.g. a vLLM or Ollama server.")
+@click.option("--provider", type=types.NAME, help="Who serves it (default: the adapter, or local).")
+@click.option(
+    "--base-url",
+    type=types.URL,
+    help="API base URL (http or https), e.g. a vLLM or Ollama server.",
+)
 @click.option(
     "--header",
     "headers",
+    type=types.TEXT,
     multiple=True,
     metavar="'NAME: VALUE'",
-    help="Extra HTTP header (repeatable); write secrets as ${VAR}, read from the environment.",
+    help="Extra HTTP header (repeatable); a credential only as ${VAR} or 'Bearer ${VAR}', "
+    "read from the environment.",
 )
 @click.option(
     "--api-key-env",
+    type=types.NAME,
     metavar="VAR",
     help="Environment variable with the API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).",
 )
-@click.option("--region", help="AWS region (bedrock; default: the AWS configuration).")
-@click.option("--version", "model_version", help="Version label.")
+@click.option(
+    "--region", type=types.NAME, help="AWS region (bedrock; default: the AWS configuration)."
+)
+@click.option("--version", "model_version", type=types.NAME, help="Version label.")
 @click.option(
     "--param",
     "params",
+    type=types.TEXT,
     multiple=True,
     metavar="KEY=VALUE",
     help="Generation parameter, e.g. --param temperature=0.",
 )
 @click.option("--reference", is_flag=True, help="Mark as a reference model for comparisons.")
-@click.option("--description", help="Free text.")
+@click.option("--description", type=types.TEXT, help="Free text.")
 @click.option(
     "--exist-ok", is_flag=True, help="Succeed if NAME exists with this adapter and model id."
 )
@@ -110,7 +123,7 @@ def add(
             api_key_env=api_key_env,
             region=region,
             version=model_version,
-            params=models.parse_params(params),
+            params=models.parse_params(params, "--param"),
             is_reference=reference,
             description=description,
             exist_ok=exist_ok,
@@ -154,7 +167,7 @@ def list_(show_all: bool, as_json: bool) -> None:
 
 
 @models_group.command()
-@click.argument("name")
+@click.argument("name", type=types.TEXT)
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Show a model with the history of its prices and parameters.
@@ -197,16 +210,16 @@ def show(name: str, as_json: bool) -> None:
 
 
 @models_group.command()
-@click.argument("name")
+@click.argument("name", type=types.TEXT)
 @click.option(
     "--input-per-mtok",
-    type=click.FloatRange(min=0),
+    type=types.price(),
     required=True,
     help="USD per million input tokens.",
 )
 @click.option(
     "--output-per-mtok",
-    type=click.FloatRange(min=0),
+    type=types.price(),
     required=True,
     help="USD per million output tokens.",
 )
@@ -240,8 +253,8 @@ def price(
 
 
 @models_group.command()
-@click.argument("name")
-@click.argument("changes", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.argument("name", type=types.TEXT)
+@click.argument("changes", type=types.TEXT, nargs=-1, required=True, metavar="KEY=VALUE...")
 def params(name: str, changes: tuple[str, ...]) -> None:
     """Change some of a model's generation parameters from now on.
 

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import click
 
 from evaltool import display
+from evaltool.cli import types
 from evaltool.compare import Policy, parse_margins
 from evaltool.files import written_whole
 
@@ -20,7 +21,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 worst_option = click.option(
     "--worst",
-    type=click.IntRange(0),
+    type=types.count(0),
     default=10,
     show_default=True,
     help="Longest list of test cases to show (regressed per metric, errors); the rest are counted.",
@@ -39,10 +40,12 @@ def renamed(new_value: Any, old_value: Any, old: str, new: str) -> Any:
 # The options of a comparison, shared by `compare` and `report compare`: the command gets
 # `metrics`, `policy` (a compare.Policy) and `fail_on_regression`.
 _COMPARISON_OPTIONS = [
-    click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable)."),
+    click.option(
+        "--metric", "metrics", type=types.TEXT, multiple=True, help="Only this metric (repeatable)."
+    ),
     click.option(
         "--alpha",
-        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        type=types.FiniteFloat(0, 1, min_open=True, max_open=True),
         default=0.05,
         show_default=True,
         help="Error rate of the whole gate: 1 - alpha is the confidence of the intervals.",
@@ -66,6 +69,7 @@ _COMPARISON_OPTIONS = [
     click.option(
         "--margin",
         "margins",
+        type=types.TEXT,
         multiple=True,
         metavar="[METRIC=]M",
         help="Non-inferiority margin: the gate passes only if the interval's lower end is "
@@ -73,11 +77,13 @@ _COMPARISON_OPTIONS = [
     ),
     click.option(
         "--by",
+        type=types.TEXT,
         metavar="tag|metadata.KEY",
         help="A verdict per slice of test cases too: per tag, or per value of a metadata key.",
     ),
     click.option(
         "--cluster",
+        type=types.TEXT,
         metavar="metadata.KEY",
         help="Test cases sharing this metadata value are not independent (questions on one "
         "document): the tests and intervals treat each cluster as one unit.",

@@ -9,6 +9,7 @@ import click
 
 from evaltool import compare as comparing
 from evaltool import db, runs
+from evaltool.cli import types
 from evaltool.cli.output import comparison_options, renamed, worst_option
 from evaltool.files import written_whole
 from evaltool.reports import data, render
@@ -24,7 +25,8 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--template-dir",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
-        help="Templates here replace the built-in ones of the same name (KIND.html.j2, ...).",
+        help="Templates here replace the built-in ones of the same name (KIND.html.j2, ...). "
+        "A template is a program that runs with your rights: use only templates you trust.",
     )(command)
 
 
@@ -38,6 +40,10 @@ def report() -> None:
     Markdown is printed. Every number comes from the views and SQL functions; every
     model input and output is escaped.
 
+    --template-dir replaces the built-in templates with your own. Jinja templates are code,
+    not data: one can read your files, your environment and the database, and run any
+    program, with your rights. Use only templates you wrote or trust as you would a script.
+
     \b
     Example:
         evaltool report run 42 -o run-42.html
@@ -48,8 +54,12 @@ def report() -> None:
 
 
 @report.command(name="run")
-@click.argument("run_ref", metavar="RUN")
-@click.option("--metric", help="Metric whose pass rate leads the summary (default: the first).")
+@click.argument("run_ref", type=types.RUN, metavar="RUN")
+@click.option(
+    "--metric",
+    type=types.TEXT,
+    help="Metric whose pass rate leads the summary (default: the first).",
+)
 @click.option(
     "--bins", type=click.IntRange(2, 200), default=20, show_default=True, help="Histogram bins."
 )
@@ -80,8 +90,8 @@ def report_run(
 
 
 @report.command(name="compare")
-@click.argument("baseline")
-@click.argument("candidate")
+@click.argument("baseline", type=types.RUN)
+@click.argument("candidate", type=types.RUN)
 @comparison_options
 @worst_option
 @_output_options
@@ -120,8 +130,10 @@ def report_compare(
 
 
 @report.command(name="leaderboard")
-@click.option("--dataset", help="Only this dataset (all versions).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
+@click.option("--dataset", type=types.TEXT, help="Only this dataset (all versions).")
+@click.option(
+    "--metric", "metrics", type=types.TEXT, multiple=True, help="Only this metric (repeatable)."
+)
 @_output_options
 def report_leaderboard(
     dataset: str | None,
@@ -173,7 +185,8 @@ def report_cost(
     since = renamed(since, old_from, "--from", "--since")
     until = renamed(until, old_to, "--to", "--until")
     last = until.date() if until else date.today()
-    first = since.date() if since else last - timedelta(days=29)
+    # the 30 days up to --until, or as many as the calendar has before it
+    first = since.date() if since else last - min(timedelta(days=29), last - date.min)
     with db.connect() as conn:
         document = data.cost_report(conn, first, last)
     _emit("cost", document, output, template_dir)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from evaltool import adapters, datasets, db, display, runs
+from evaltool.cli import types
 from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
@@ -18,12 +19,12 @@ EXIT_INTERRUPTED = 130
 
 
 @click.command(name="run")
-@click.argument("model", required=False)
-@click.argument("dataset", required=False)
-@click.option("--project", help="Project of the dataset (default: default).")
-@click.option("--name", help="A name for the run.")
-@click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
-@click.option("--notes", help="Free text kept with the run.")
+@click.argument("model", type=types.TEXT, required=False)
+@click.argument("dataset", type=types.TEXT, required=False)
+@click.option("--project", type=types.NAME, help="Project of the dataset (default: default).")
+@click.option("--name", type=types.NAME, help="A name for the run.")
+@click.option("--tag", "tags", type=types.NAME, multiple=True, help="Tag the run (repeatable).")
+@click.option("--notes", type=types.TEXT, help="Free text kept with the run.")
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 4096),
@@ -31,11 +32,13 @@ EXIT_INTERRUPTED = 130
     show_default=True,
     help="Calls in flight at once.",
 )
-@click.option("--rpm", type=click.FloatRange(0, min_open=True), help="At most N requests a minute.")
-@click.option("--tpm", type=click.FloatRange(0, min_open=True), help="At most N tokens a minute.")
+@click.option(
+    "--rpm", type=types.FiniteFloat(0, min_open=True), help="At most N requests a minute."
+)
+@click.option("--tpm", type=types.FiniteFloat(0, min_open=True), help="At most N tokens a minute.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=types.FiniteFloat(0, min_open=True),
     default=120.0,
     show_default=True,
     help="Seconds one call may take.",
@@ -55,19 +58,24 @@ EXIT_INTERRUPTED = 130
     metavar="K",
     help="Ask each test case K times (samples), to measure sampling noise and flaky cases.",
 )
-@click.option("--limit", type=click.IntRange(1), help="Only the first N test cases (by id).")
-@click.option("--sample", type=click.IntRange(1), help="Only N test cases, sampled.")
-@click.option("--seed", help="Seed of --sample (the same seed draws the same sample).")
+@click.option("--limit", type=types.count(), help="Only the first N test cases (by id).")
+@click.option("--sample", type=types.count(), help="Only N test cases, sampled.")
+@click.option(
+    "--seed", type=types.TEXT, help="Seed of --sample (the same seed draws the same sample)."
+)
 @click.option("--prepare", is_flag=True, help="Create and queue the run, print its id, exit.")
-@click.option("--resume", type=int, metavar="RUN", help="Finish RUN: its unanswered test cases.")
+@click.option(
+    "--resume", type=types.count(), metavar="RUN", help="Finish RUN: its unanswered test cases."
+)
 @click.option("--retry-errors", is_flag=True, help="With --resume: also redo error responses.")
-@click.option("--worker", type=int, metavar="RUN", help="Join RUN as one more worker.")
+@click.option("--worker", type=types.count(), metavar="RUN", help="Join RUN as one more worker.")
 @click.option(
     "--lease",
-    type=click.FloatRange(1),
+    type=types.FiniteFloat(1),
     default=60.0,
     show_default=True,
-    help="Seconds a worker holds test cases without renewing; a dead worker's are taken over then.",
+    help="Seconds a worker holds test cases without renewing; a hung worker's are taken over "
+    "then (those of a worker whose database session ended, at once).",
 )
 @quiet_option
 @json_option
@@ -101,14 +109,18 @@ def run(
 
     Each response keeps the output, latency, tokens (from the API, or estimated and marked
     so) and cost at the price in force when the call was made. Calls that fail on a rate
-    limit (429, honouring Retry-After), a 5xx, a timeout or a dropped connection are retried
-    with exponential backoff; a call that still fails is stored as an error response. A
-    rejected API key stops the run (exit 2).
+    limit (429, honouring a Retry-After of up to 120 s), a 5xx, a timeout or a dropped
+    connection are retried with exponential backoff; a call that still fails, or whose
+    server asks to wait longer, is stored as an error response. A rejected API key stops
+    the run (exit 2).
 
     Ctrl-C (or SIGTERM) writes the finished responses, marks the run interrupted and exits
-    130; --resume RUN then does only what is left. Several machines can share one run:
-    create it with --prepare, then start `evaltool run --worker RUN` anywhere; each test
-    case is answered once.
+    130; --resume RUN then does only what is left. Losing the database mid-run exits 2 with
+    the same advice. Several machines can share one run: create it with --prepare, then start
+    `evaltool run --worker RUN` anywhere; each test case is answered once. A worker is alive
+    while its database session is (it needs a session of its own: no PgBouncer transaction
+    pooling); the test cases of a dead one are taken over at once, and `evaltool runs list`
+    shows a run whose workers are all gone as interrupted.
 
     With --repeats K each test case is asked K times (models sampled at temperature > 0
     answer differently from call to call): `evaltool runs flaky RUN` then names the test
@@ -167,6 +179,7 @@ def run(
             runs.complete(conn, run_id)
             outcome = Outcome(worker="")
         else:
+            conn.commit()  # idle, not in a transaction, while the worker runs
             label = f"run {run_id} ({target.model} on {target.dataset})"
             with TaskProgress(label, target.pending, enabled=not quiet) as progress:
                 outcome = asyncio.run(_work(db.database_url(), target, adapter, options, progress))

@@ -1,14 +1,17 @@
 """`evaltool runs`: list, show, search and delete runs, and find their flaky test cases."""
 
+from datetime import datetime
+
 import click
 
 from evaltool import db, display, runfilter, runs
+from evaltool.cli import types
 from evaltool.cli.output import echo_json, echo_table, json_option
 from evaltool.errors import EvaltoolError
 from evaltool.runfilter import RunFilter
 
 _limit_option = click.option(
-    "--limit", type=click.IntRange(1), default=50, show_default=True, help="At most N runs."
+    "--limit", type=types.count(), default=50, show_default=True, help="At most N runs."
 )
 
 
@@ -26,12 +29,14 @@ def runs_group() -> None:
 
 @runs_group.command(name="list")
 @click.option("--status", type=click.Choice(list(runfilter.STATUSES)), help="Only this status.")
-@click.option("--model", help="Only runs of this model.")
-@click.option("--dataset", help="Only runs over this dataset.")
-@click.option("--tag", help="Only runs with this tag.")
-@click.option("--since", metavar="DATE|AGE", help="Created on or after (2026-11-01, 7d, 12h).")
-@click.option("--until", metavar="DATE|AGE", help="Created before.")
-@click.option("--min-pass-rate", type=click.FloatRange(0, 1), help="Pass rate at least (0..1).")
+@click.option("--model", type=types.TEXT, help="Only runs of this model.")
+@click.option("--dataset", type=types.TEXT, help="Only runs over this dataset.")
+@click.option("--tag", type=types.TEXT, help="Only runs with this tag.")
+@click.option(
+    "--since", type=types.MOMENT, help="Created on or after (2026-11-01, or an age: 7d, 12h)."
+)
+@click.option("--until", type=types.MOMENT, help="Created before (a date or an age).")
+@click.option("--min-pass-rate", type=types.FiniteFloat(0, 1), help="Pass rate at least (0..1).")
 @_limit_option
 @json_option
 def list_runs(
@@ -39,8 +44,8 @@ def list_runs(
     model: str | None,
     dataset: str | None,
     tag: str | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     min_pass_rate: float | None,
     limit: int,
     as_json: bool,
@@ -55,16 +60,12 @@ def list_runs(
         evaltool runs list --status failed --since 7d
         evaltool runs list --model gpt-4o --min-pass-rate 0.8 --json
     """
-    found = runfilter.parse(
-        " ".join(f"{k}:{v}" for k, v in (("since", since), ("until", until)) if v)
-    )
-    found.status, found.model, found.dataset, found.tag = status, model, dataset, tag
-    found.min_pass = min_pass_rate
+    found = RunFilter(status, model, dataset, tag, since, until, min_pass=min_pass_rate)
     _print_runs(found, limit, as_json)
 
 
 @runs_group.command(name="search")
-@click.argument("query", nargs=-1, required=True)
+@click.argument("query", type=types.TEXT, nargs=-1, required=True)
 @_limit_option
 @json_option
 def search(query: tuple[str, ...], limit: int, as_json: bool) -> None:
@@ -85,7 +86,7 @@ def search(query: tuple[str, ...], limit: int, as_json: bool) -> None:
 
 
 @runs_group.command(name="show")
-@click.argument("run_ref", metavar="RUN")
+@click.argument("run_ref", type=types.RUN, metavar="RUN")
 @json_option
 def show(run_ref: str, as_json: bool) -> None:
     """Show a run: what ran with what, by whom, its counts, cost and metrics.
@@ -141,10 +142,10 @@ def show(run_ref: str, as_json: bool) -> None:
 
 
 @runs_group.command(name="flaky")
-@click.argument("run_ref", metavar="RUN")
-@click.option("--metric", help="Only this metric.")
+@click.argument("run_ref", type=types.RUN, metavar="RUN")
+@click.option("--metric", type=types.TEXT, help="Only this metric.")
 @click.option(
-    "--limit", type=click.IntRange(1), default=20, show_default=True, help="At most N test cases."
+    "--limit", type=types.count(), default=20, show_default=True, help="At most N test cases."
 )
 @click.option(
     "--across-runs",
@@ -237,7 +238,7 @@ def flaky(run_ref: str, metric: str | None, limit: int, across_runs: bool, as_js
 
 
 @runs_group.command(name="delete")
-@click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)
+@click.argument("run_refs", type=types.RUN, metavar="RUN...", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(run_refs: tuple[str, ...], yes: bool) -> None:
     """Delete runs with their responses and scores. This cannot be undone.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import psycopg
 
-from evaltool import queries
+from evaltool import datasets
 from evaltool.load import LoadSummary, load_rows
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress
@@ -24,9 +24,10 @@ def load_training(
 ) -> LoadSummary:
     """Load {"prompt", "completion" | "enhancement"} lines into training_example."""
     with conn.transaction():
-        found = conn.execute(queries.get("project_ensure"), {"project": project}).fetchone()
-        assert found is not None
-        project_id, created = found
+        # safe when another load creates the same project at the same moment
+        project_id, created = datasets.ensure_row(
+            conn, "project_ensure", {"project": project}, f"project {project}"
+        )
         return load_rows(
             conn,
             sources,

@@ -1,6 +1,7 @@
 -- runs_find --
 -- Runs matching a filter, newest first, with their pass rate (over every pass/fail score)
--- and success rate (ok responses / responses). NULL parameters do not filter.
+-- and success rate (ok responses / responses). NULL parameters do not filter. Words match
+-- as plain text: a % or _ in them is no LIKE wildcard.
 SELECT s.run_id, s.name, s.model, s.dataset, s.dataset_version, s.status, s.test_cases, s.ok,
        s.errors, s.pending, s.cost_usd, s.tags, s.created_by, s.created_at, s.duration,
        p.pass_rate, s.ok::double precision / nullif(s.ok + s.errors, 0) AS success_rate
@@ -27,7 +28,9 @@ WHERE (%(status)s::text IS NULL OR s.status = %(status)s)
        OR NOT EXISTS (SELECT FROM unnest(%(words)s::text[]) w
                       WHERE concat_ws(' ', r.name, r.notes, array_to_string(r.tags, ' '),
                                       s.model, s.dataset, s.status)
-                            NOT ILIKE '%%' || w || '%%'))
+                            NOT ILIKE '%%' || replace(replace(replace(w, '\', '\\'),
+                                                              '%%', '\%%'), '_', '\_') || '%%'
+                                      ESCAPE '\'))
 ORDER BY s.created_at DESC, s.run_id DESC
 LIMIT %(limit)s
 
@@ -39,10 +42,12 @@ ORDER BY r.created_at DESC, r.id DESC
 LIMIT 1
 
 -- runs_show --
--- One run in full: what was run, with what, by whom.
-SELECT r.id, r.name, r.status, r.model_snapshot, r.params, r.git_revision, r.created_by,
+-- One run in full: what was run, with what, by whom; its status as run_summary shows it (a
+-- running run whose workers are gone reads interrupted).
+SELECT r.id, r.name, s.status, r.model_snapshot, r.params, r.git_revision, r.created_by,
        r.tags, r.notes, r.metadata, r.created_at, r.started_at, r.finished_at
-FROM evaltool.run r WHERE r.id = %(run_id)s
+FROM evaltool.run r JOIN evaltool.run_summary s ON s.run_id = r.id
+WHERE r.id = %(run_id)s
 
 -- runs_metrics --
 -- A run's live metric statistics: all its metrics, or those named in %(metrics)s.

@@ -23,8 +23,8 @@ FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
 
 # Characters with a meaning inside a line of GitHub-flavoured Markdown, backslash-escaped
 # in values (after HTML escaping has made entities of <, > and &). Values never start a
-# line, so list and heading markers at a line's start need no escape. Model text also
-# gets ":" (autolinks, emoji) and "@" escaped.
+# line, so list and heading markers at a line's start need no escape. Model text, test-case
+# ids and run names also get ":" (autolinks, emoji) and "@" escaped, inside <code>.
 _MD_SPECIAL = frozenset("\\`*_[]|#!~")
 _MD_MODEL_TEXT = _MD_SPECIAL | {":", "@"}
 
@@ -99,8 +99,9 @@ def md_escape(value: Any, special: frozenset[str] = _MD_SPECIAL) -> Any:
 
 
 def md_cell(value: Any, width: int = 200) -> Markup:
-    """Model input or output for a Markdown table cell: escaped, clipped to `width`
-    characters, inside <code> so GitHub makes no mentions, issue links or emoji of it."""
+    """Model input or output, or a name someone chose (a test-case id, a run name), for
+    Markdown: escaped, clipped to `width` characters, inside <code> so GitHub makes no
+    mentions (@name), issue links (#12) or emoji of it."""
     return Markup(f"<code>{md_escape(clip(as_text(value), width), _MD_MODEL_TEXT)}</code>")
 
 
