@@ -401,7 +401,8 @@ def test_run_report_lists_flaky_test_cases_escaped(
     assert "<details><summary>2 flaky test cases (samples that disagree)</summary>" in md
     assert "| ok | 16 | 4 | 43.8% (" in md
     assert (
-        f"d</code> | ok | 4 | 2 | 50.0% | ✓ {TIMES}2 <code>right</code><br>✗ {TIMES}1 <code>wrong 3 &lt;"
+        f"d</code> | ok | 4 | 2 | 50.0% | ✓ {TIMES}2 <code>right</code><br>"
+        f"✗ {TIMES}1 <code>wrong 3 &lt;"
     ) in md
     assert "<script>" not in md and "\\@octocat" in md and " @octocat" not in md
 
