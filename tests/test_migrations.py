@@ -25,6 +25,7 @@ ALL = [
     "0008_audit_insert_without_row",
     "0009_repeats",
     "0010_score_history",
+    "0011_templates_cache",
 ]
 
 
@@ -82,7 +83,7 @@ def test_rolling_back_the_lean_insert_audit_restores_the_inserted_values(
             (row_id, None) for row_id, _ in shown[1:]
         ]
 
-        assert migrate.rollback(empty_db_url, count=3)[-1] == "0008_audit_insert_without_row"
+        assert migrate.rollback(empty_db_url, count=4)[-1] == "0008_audit_insert_without_row"
         # Every INSERT row holds the values inserted again, and new ones copy the row.
         assert conn.execute(trail.format("audit_log")).fetchall() == shown
         conn.execute("INSERT INTO evaltool.prompt (dataset_id, input) VALUES (1, '\"new\"')")

@@ -26,6 +26,7 @@ try:  # Ctrl-C while Python loads the modules below (the first half second): no 
     from evaltool.cli.run import run
     from evaltool.cli.runs import runs_group
     from evaltool.cli.score import score
+    from evaltool.cli.templates import templates_group
     from evaltool.db import first_line, hide_secrets
     from evaltool.errors import EvaltoolError
 except KeyboardInterrupt:
@@ -138,6 +139,7 @@ cli.add_command(runs_group)
 cli.add_command(report)
 cli.add_command(preferences_group)
 cli.add_command(judges_group)
+cli.add_command(templates_group)
 
 
 def main() -> None:
