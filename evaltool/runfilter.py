@@ -1,6 +1,7 @@
 """The filter language of `evaltool runs search`: fields, comparisons, dates and words.
 
 status:failed model:gpt-4o dataset:qa tag:nightly      exact matches
+suite:qa-nightly                                       runs of a suite (evaltool eval)
 since:7d until:2026-11-01 today yesterday "last week"   creation time
 pass>0.8 success>=95% duration<60s                     thresholds
 any other word                                          in name, notes, tags, model...
@@ -15,7 +16,7 @@ from typing import Any
 
 from evaltool.errors import EvaltoolError
 
-_FIELDS = ("status", "model", "dataset", "tag")
+_FIELDS = ("status", "model", "dataset", "tag", "suite")
 STATUSES = ("pending", "running", "completed", "failed", "interrupted")
 _COMPARE = re.compile(r"^(pass|success|duration)(<=|>=|<|>)([0-9.]+)(%|s|m|h)?$")
 _AGO = re.compile(r"^(\d+)([hdwm])$")
@@ -35,6 +36,7 @@ class RunFilter:
     model: str | None = None
     dataset: str | None = None
     tag: str | None = None
+    suite: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     min_pass: float | None = None

@@ -14,14 +14,17 @@ and process id in the id are for people only: containers share them.
 """
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -29,12 +32,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from evaltool import queries
+from evaltool import db, queries, templates
 from evaltool.adapters import Adapter, CallError, Result, estimate_tokens
 from evaltool.calls import backoff, wait_refused
-from evaltool.db import first_line
 from evaltool.errors import EvaltoolError
 from evaltool.ratelimit import RateLimit
+from evaltool.runs import RunTarget
 
 FLUSH_ROWS = 500  # results a flush writes at most...
 FLUSH_S = 0.5  # ...and how long a finished result waits at most
@@ -51,6 +54,9 @@ class CallOptions:
     timeout_s: float = 120.0
     max_retries: int = 5
     lease_s: float = 60.0
+    # The response cache: "on" reuses an earlier answer to the same request of the same model
+    # configuration, "off" always calls, "only" fails rather than call.
+    cache: str = "on"
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Outcome:
     ok: int = 0
     errors: int = 0
     dropped: int = 0  # finished after another worker took the lease over; not written
+    cached: int = 0  # answered from the response cache, without a call
     interrupted: bool = False
     fatal: str | None = None
     error_samples: list[str] = field(default_factory=list)
@@ -84,6 +91,7 @@ class Response:
     attempts: int
     metadata: str  # JSON text
     started_at: datetime
+    request: str | None = None  # JSON text of the rendered messages; None: the input as is
 
     def values(self) -> tuple[Any, ...]:
         """The field values, in the order of response_columns()."""
@@ -122,8 +130,10 @@ class Worker:
         adapter: Adapter,
         options: CallOptions,
         on_written: Callable[[int, int], None] | None = None,
+        template: templates.Template | None = None,
     ) -> None:
         self.conn = conn
+        self.template = template
         self.run_id = run_id
         self.model_id = model_id
         self.adapter = adapter
@@ -134,7 +144,8 @@ class Worker:
         self.outcome = Outcome(self.worker_id)
         self._rpm = RateLimit(options.rpm) if options.rpm else None
         self._tpm = RateLimit(options.tpm) if options.tpm else None
-        self._queue: asyncio.Queue[tuple[int, int, str]] = asyncio.Queue()
+        # (prompt id, sample, request JSON text, rendered request to store or None)
+        self._queue: asyncio.Queue[tuple[int, int, str, str | None]] = asyncio.Queue()
         self._results: list[Response] = []
         self._outstanding = 0  # claimed and not finished
         self._wake = asyncio.Event()
@@ -157,7 +168,7 @@ class Worker:
             if not self.conn.closed:
                 raise
             raise DatabaseLost(
-                f"lost the database during run {self.run_id}: {first_line(exc)}; "
+                f"lost the database during run {self.run_id}: {db.first_line(exc)}; "
                 f"when it is back: evaltool run --resume {self.run_id}"
             ) from exc
 
@@ -216,12 +227,14 @@ class Worker:
                 await self.conn.commit()
                 last_renew = now
             if self._queue.qsize() < self.options.concurrency and now >= next_claim:
-                cur = await self.conn.execute(queries.get("task_claim"), {**p, "n": want})
+                claim = {**p, "n": want, "with_case": self.template is not None}
+                cur = await self.conn.execute(queries.get("task_claim"), claim)
                 claimed = await cur.fetchall()
                 await self.conn.commit()
-                for row in claimed:
-                    self._queue.put_nowait(row)
-                self._outstanding += len(claimed)
+                asks = await self._from_cache(self._requests(claimed))
+                for ask in asks:
+                    self._queue.put_nowait(ask)
+                self._outstanding += len(asks)
                 drained = not claimed
                 if drained:
                     next_claim = now + POLL_S
@@ -232,6 +245,64 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 0.05)
+
+    def _requests(
+        self, claimed: list[tuple[int, int, str, str | None]]
+    ) -> list[tuple[int, int, str, str | None]]:
+        """What to send for each claimed sample: the input as it is, or the messages the run's
+        template renders from the test case. A test case the template cannot render is an
+        error response at once."""
+        if self.template is None:
+            return [
+                (prompt_id, sample, input_text, None)
+                for prompt_id, sample, input_text, _ in claimed
+            ]
+        asks: list[tuple[int, int, str, str | None]] = []
+        for prompt_id, sample, _, case_text in claimed:
+            assert case_text is not None  # task_claim returns the case when asked with_case
+            started = datetime.now(UTC)
+            try:
+                rendered = templates.render(self.template, json.loads(case_text))
+            except templates.TemplateError as exc:
+                self._results.append(_error_row(prompt_id, sample, str(exc), 0.0, 1, started))
+                continue
+            request = _json_text(rendered)
+            asks.append((prompt_id, sample, request, request))
+        return asks
+
+    async def _from_cache(
+        self, asks: list[tuple[int, int, str, str | None]]
+    ) -> list[tuple[int, int, str, str | None]]:
+        """The asks the response cache cannot answer; those it can are written as this run's
+        responses (cache_take). With cache "only", a miss stops the worker."""
+        if not asks or self.options.cache == "off":
+            return asks
+        cur = await self.conn.execute(
+            queries.get("cache_take"),
+            {
+                "run_id": self.run_id,
+                "worker": self.worker_id,
+                "prompt_ids": [a[0] for a in asks],
+                "samples": [a[1] for a in asks],
+                "requests": [a[3] for a in asks],
+            },
+        )
+        served = {(prompt_id, sample) for prompt_id, sample in await cur.fetchall()}
+        await self.conn.commit()
+        if served:
+            self.outcome.ok += len(served)
+            self.outcome.cached += len(served)
+            if self.on_written:
+                self.on_written(len(served), 0)
+        missed = [a for a in asks if (a[0], a[1]) not in served]
+        if missed and self.options.cache == "only":
+            self.outcome.fatal = (
+                f"{len(missed)} claimed test cases are not in the response cache (--cache-only); "
+                "run without --cache-only to call the model"
+            )
+            self.stop()
+            return []
+        return missed
 
     async def _queue_is_done(self, p: dict[str, Any]) -> bool:
         """True when the run has nothing left; otherwise frees the leases of dead workers,
@@ -246,11 +317,11 @@ class Worker:
 
     async def _caller(self) -> None:
         while True:
-            prompt_id, sample, input_text = await self._queue.get()
+            prompt_id, sample, request_text, request = await self._queue.get()
             if self._queue.qsize() < self.options.concurrency:
                 self._wake.set()
             try:
-                row = await self._answer(prompt_id, sample, input_text)
+                row = await self._answer(prompt_id, sample, request_text, request)
             except _Fatal as exc:
                 self.outcome.fatal = str(exc)
                 self.stop()
@@ -260,7 +331,9 @@ class Worker:
             if len(self._results) >= FLUSH_ROWS or self._outstanding == 0:
                 self._wake.set()
 
-    async def _answer(self, prompt_id: int, sample: int, input_text: str) -> Response:
+    async def _answer(
+        self, prompt_id: int, sample: int, input_text: str, request: str | None
+    ) -> Response:
         input = json.loads(input_text)
         attempts = 0
         while True:
@@ -286,14 +359,16 @@ class Worker:
                 if self._tpm:
                     used = (result.input_tokens or 0) + (result.output_tokens or 0)
                     self._tpm.adjust(used - estimate)
-                return _ok_row(prompt_id, sample, result, latency_ms, attempts, started)
+                row = _ok_row(prompt_id, sample, result, latency_ms, attempts, started)
+                return replace(row, request=request)
             if error.fatal:
                 raise _Fatal(str(error))
             refused = wait_refused(error.retry_after) if error.retryable else None
             if refused or not error.retryable or attempts > self.options.max_retries:
                 latency_ms = (time.perf_counter() - t0) * 1000
                 message = refused or str(error)
-                return _error_row(prompt_id, sample, message, latency_ms, attempts, started)
+                row = _error_row(prompt_id, sample, message, latency_ms, attempts, started)
+                return replace(row, request=request)
             await asyncio.sleep(backoff(attempts, error.retry_after))
 
     async def _flush(self) -> None:
@@ -394,3 +469,62 @@ def _strip_nul(value: Any) -> Any:
 
 def _no_nul(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def cache_mode(target: RunTarget, cache: bool | None, cache_only: bool) -> str:
+    """The worker's use of the response cache: "only" with --cache-only, else "on" or
+    "off" as --cache/--no-cache say (None: not said); by default on for models behind an
+    API and off for python and command models, whose code can change under the same name."""
+    if cache_only:
+        return "only"
+    if cache is None:
+        cache = target.snapshot.get("adapter") not in ("python", "command")
+    return "on" if cache else "off"
+
+
+def answer(
+    url: str,
+    target: RunTarget,
+    adapter: Adapter,
+    options: CallOptions,
+    on_written: Callable[[int, int], None] | None = None,
+) -> Outcome:
+    """Answer a run's queue in this process with one worker, until it is empty, the worker
+    stops on a fatal error, or SIGINT/SIGTERM stop it (those only on the main thread).
+
+    Works from a program that already runs an event loop (a notebook): the worker then gets
+    its own loop in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_answer_run(url, target, adapter, options, on_written))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(
+            asyncio.run, _answer_run(url, target, adapter, options, on_written)
+        ).result()
+
+
+async def _answer_run(
+    url: str,
+    target: RunTarget,
+    adapter: Adapter,
+    options: CallOptions,
+    on_written: Callable[[int, int], None] | None,
+) -> Outcome:
+    conn = await db.connect_async(url)
+    async with conn:
+        worker = Worker(
+            conn, target.id, target.model_id, adapter, options, on_written, target.template
+        )
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        handled = threading.current_thread() is threading.main_thread()
+        if handled:
+            for sig in signals:
+                loop.add_signal_handler(sig, worker.stop)
+        try:
+            return await worker.work()
+        finally:
+            if handled:
+                for sig in signals:
+                    loop.remove_signal_handler(sig)

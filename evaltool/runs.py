@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from evaltool import datasets, queries
+from evaltool import datasets, queries, templates
 from evaltool.errors import EvaltoolError
 from evaltool.runfilter import RunFilter
 
@@ -26,6 +26,7 @@ class RunTarget:
     params: dict[str, Any]
     repeats: int
     pending: int
+    template: templates.Template | None = None
 
 
 def create(
@@ -41,12 +42,15 @@ def create(
     seed: str | None = None,
     repeats: int = 1,
     options: dict[str, Any] | None = None,
+    template: templates.Template | None = None,
+    suite: str | None = None,
 ) -> int:
     """Create a pending run of MODEL over DATASET with its test cases queued; returns its id.
 
     `limit` takes the first test cases by id; `sample` takes that many in an order seeded by
     `seed` (random when not given, and recorded so the sample can be drawn again). Each
-    test case is asked `repeats` times, its samples.
+    test case is asked `repeats` times, its samples. With a `template`, each test case is
+    rendered by it into the request; `suite` names the suite file evaluation the run is of.
     """
     if sample is not None and limit is not None:
         raise EvaltoolError("--limit and --sample are alternatives: give one")
@@ -70,6 +74,8 @@ def create(
                 "notes": notes,
                 "metadata": Jsonb(metadata),
                 "repeats": repeats,
+                "template_id": template.id if template else None,
+                "suite": suite,
             },
         ).fetchone()
         if row is None:
@@ -95,9 +101,10 @@ def target(conn: psycopg.Connection, run_id: int) -> RunTarget:
     row = conn.execute(queries.get("run_for_work"), {"run_id": run_id}).fetchone()
     if row is None:
         raise EvaltoolError(f"no run {run_id}")
-    rid, model_id, snapshot, params, model, dataset, version, repeats, pending = row
+    rid, model_id, snapshot, params, model, dataset, version, repeats, pending, template_id = row
+    template = templates.get(conn, template_id) if template_id is not None else None
     return RunTarget(
-        rid, model_id, model, f"{dataset}:{version}", snapshot, params, repeats, pending
+        rid, model_id, model, f"{dataset}:{version}", snapshot, params, repeats, pending, template
     )
 
 

@@ -1,4 +1,5 @@
 -- requires: 0009_repeats
+-- requires: 0011_templates_cache
 -- evaltool.run_summary: one row per run with its counts, tokens, cost and latency.
 CREATE OR REPLACE VIEW evaltool.run_summary AS
 SELECT r.id AS run_id,
@@ -41,14 +42,19 @@ SELECT r.id AS run_id,
        r.started_at,
        r.finished_at,
        r.finished_at - r.started_at AS duration,
-       r.repeats
+       r.repeats,
+       pt.name || ':' || pt.version AS template,
+       coalesce(s.cached, 0) AS cached,
+       r.suite
 FROM evaltool.run r
 JOIN evaltool.model m ON m.id = r.model_id
 JOIN evaltool.dataset d ON d.id = r.dataset_id
+LEFT JOIN evaltool.prompt_template pt ON pt.id = r.template_id
 LEFT JOIN LATERAL (
     SELECT count(*) AS responses,
            count(*) FILTER (WHERE x.status = 'ok') AS ok,
            count(*) FILTER (WHERE x.status = 'error') AS errors,
+           count(*) FILTER (WHERE x.cached_from IS NOT NULL) AS cached,
            sum(x.input_tokens) AS input_tokens,
            sum(x.output_tokens) AS output_tokens,
            sum(x.cost_usd) AS cost_usd,
@@ -87,3 +93,6 @@ COMMENT ON COLUMN evaltool.run_summary.started_at IS 'When the first worker star
 COMMENT ON COLUMN evaltool.run_summary.finished_at IS 'When the run completed, failed or was interrupted.';
 COMMENT ON COLUMN evaltool.run_summary.duration IS 'finished_at - started_at.';
 COMMENT ON COLUMN evaltool.run_summary.repeats IS 'Samples asked per test case (1 unless the run was repeated).';
+COMMENT ON COLUMN evaltool.run_summary.template IS 'Prompt template of the run as name:version; NULL when inputs were sent as they are.';
+COMMENT ON COLUMN evaltool.run_summary.cached IS 'Responses reused from the response cache (no call made, cost zero).';
+COMMENT ON COLUMN evaltool.run_summary.suite IS 'Suite the run was made by (evaltool eval), if any.';

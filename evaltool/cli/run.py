@@ -1,18 +1,16 @@
 """`evaltool run`: run a model over a dataset, resume a run, or join one as a worker."""
 
-import asyncio
-import signal
 from dataclasses import asdict
 from typing import Any
 
 import click
 
-from evaltool import adapters, datasets, db, display, runs
+from evaltool import adapters, datasets, db, display, runner, runs, templates
 from evaltool.cli import types
 from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.errors import EvaltoolError
 from evaltool.progress import TaskProgress
-from evaltool.runner import CallOptions, Outcome, Worker
+from evaltool.runner import CallOptions, Outcome
 from evaltool.runs import RunTarget
 
 EXIT_INTERRUPTED = 130
@@ -58,6 +56,22 @@ EXIT_INTERRUPTED = 130
     metavar="K",
     help="Ask each test case K times (samples), to measure sampling noise and flaky cases.",
 )
+@click.option(
+    "--template",
+    type=types.TEXT,
+    metavar="NAME[:VERSION]",
+    help="Render each test case with this prompt template (evaltool templates list).",
+)
+@click.option(
+    "--cache/--no-cache",
+    default=None,
+    help="Reuse earlier answers of the same model configuration to the same request "
+    "(default: on for API models, off for python and command models, whose code may change "
+    "under the same name).",
+)
+@click.option(
+    "--cache-only", is_flag=True, help="Answer from the response cache only; fail on a miss."
+)
 @click.option("--limit", type=types.count(), help="Only the first N test cases (by id).")
 @click.option("--sample", type=types.count(), help="Only N test cases, sampled.")
 @click.option(
@@ -94,6 +108,9 @@ def run(
     timeout: float,
     max_retries: int,
     repeats: int,
+    template: str | None,
+    cache: bool | None,
+    cache_only: bool,
     limit: int | None,
     sample: int | None,
     seed: str | None,
@@ -145,10 +162,15 @@ def run(
         raise click.UsageError("--repeats belongs to a new run: give MODEL DATASET")
     if prepare and model is None:
         raise click.UsageError("--prepare creates a new run: give MODEL DATASET")
+    if template is not None and model is None:
+        raise click.UsageError("--template belongs to a new run: give MODEL DATASET")
+    if cache_only and cache is False:
+        raise click.UsageError("--cache-only and --no-cache are opposites: give one")
     options = CallOptions(concurrency, rpm, tpm, timeout, max_retries, lease)
     with db.connect() as conn:
         if model is not None and dataset is not None:
             with conn.transaction():  # a model that cannot be called leaves no run behind
+                found = templates.resolve(conn, template) if template is not None else None
                 run_id = runs.create(
                     conn,
                     model,
@@ -161,6 +183,7 @@ def run(
                     seed=seed,
                     repeats=repeats,
                     options=asdict(options),
+                    template=found,
                 )
                 target = runs.target(conn, run_id)
                 adapter = None if prepare else _adapter(target, concurrency)
@@ -175,6 +198,7 @@ def run(
                 runs.requeue_errors(conn, run_id)
             target = runs.target(conn, run_id)
             adapter = _adapter(target, concurrency) if target.pending else None
+        options.cache = runner.cache_mode(target, cache, cache_only)
         if adapter is None:  # nothing left to answer
             runs.complete(conn, run_id)
             outcome = Outcome(worker="")
@@ -182,7 +206,7 @@ def run(
             conn.commit()  # idle, not in a transaction, while the worker runs
             label = f"run {run_id} ({target.model} on {target.dataset})"
             with TaskProgress(label, target.pending, enabled=not quiet) as progress:
-                outcome = asyncio.run(_work(db.database_url(), target, adapter, options, progress))
+                outcome = runner.answer(db.database_url(), target, adapter, options, progress)
         summary = runs.summary(conn, run_id)
     if as_json:
         echo_json({**summary, "worker": asdict(outcome)})
@@ -205,26 +229,6 @@ def _adapter(target: RunTarget, concurrency: int) -> adapters.Adapter:
     return adapters.create(target.snapshot, target.params, concurrency)
 
 
-async def _work(
-    url: str,
-    target: RunTarget,
-    adapter: adapters.Adapter,
-    options: CallOptions,
-    progress: TaskProgress,
-) -> Outcome:
-    conn = await db.connect_async(url)
-    async with conn:
-        worker = Worker(conn, target.id, target.model_id, adapter, options, progress)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, worker.stop)
-        try:
-            return await worker.work()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-
 def _prepared(target: RunTarget, as_json: bool) -> None:
     if as_json:
         echo_json({"run_id": target.id, "pending": target.pending})
@@ -235,8 +239,10 @@ def _prepared(target: RunTarget, as_json: bool) -> None:
 
 
 def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
+    template = f" with template {s['template']}" if s["template"] else ""
     click.echo(
-        f"run {s['run_id']} {s['status']}: {s['model']} on {s['dataset']}:{s['dataset_version']}"
+        f"run {s['run_id']} {s['status']}: {s['model']} on "
+        f"{s['dataset']}:{s['dataset_version']}{template}"
     )
     samples = f" x {s['repeats']} samples" if s["repeats"] > 1 else ""
     click.echo(
@@ -252,5 +258,7 @@ def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
         click.echo(
             f"  latency: p50 {s['latency_p50_ms']:,.0f} ms, p95 {s['latency_p95_ms']:,.0f} ms"
         )
+    if s["cached"]:
+        click.echo(f"  {s['cached']:,} answered from the response cache (no call, no cost)")
     for message in outcome.error_samples[:3]:
         click.echo(f"  error: {message[:200]}")

@@ -2,14 +2,17 @@
 -- A new pending run of a model over a dataset, with a snapshot of the model (and its price
 -- and parameters in force now) taken at creation, so workers call what was asked for even
 -- when the registry changes later.
+-- The configuration hash (the response cache's) is taken from the same snapshot.
 INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
-                          git_revision, created_by, tags, notes, metadata, repeats)
-SELECT m.id, %(dataset_id)s, %(name)s, 'pending',
-       evaltool.model_snapshot(m.id, now()), evaltool.model_params_at(m.id, now()),
-       %(git_revision)s,
+                          git_revision, created_by, tags, notes, metadata, repeats,
+                          template_id, suite, config_hash)
+SELECT m.id, %(dataset_id)s, %(name)s, 'pending', s.snapshot, s.params, %(git_revision)s,
        coalesce(nullif(current_setting('evaltool.actor', true), ''), current_user),
-       %(tags)s, %(notes)s, %(metadata)s, %(repeats)s
+       %(tags)s, %(notes)s, %(metadata)s, %(repeats)s, %(template_id)s, %(suite)s,
+       evaltool.model_config_hash(s.snapshot, s.params)
 FROM evaltool.model m
+CROSS JOIN LATERAL (SELECT evaltool.model_snapshot(m.id, now()) AS snapshot,
+                           evaltool.model_params_at(m.id, now()) AS params) s
 WHERE m.name = %(model)s
 RETURNING id
 
@@ -33,7 +36,8 @@ ORDER BY c.id, k.sample
 -- What a worker needs to know of a run.
 SELECT r.id, r.model_id, r.model_snapshot, r.params, m.name AS model,
        d.name AS dataset, d.version AS dataset_version, r.repeats,
-       (SELECT count(*) FROM evaltool.run_task t WHERE t.run_id = r.id) AS pending
+       (SELECT count(*) FROM evaltool.run_task t WHERE t.run_id = r.id) AS pending,
+       r.template_id
 FROM evaltool.run r
 JOIN evaltool.model m ON m.id = r.model_id
 JOIN evaltool.dataset d ON d.id = r.dataset_id
@@ -100,7 +104,12 @@ WITH picked AS (
       AND t.sample = picked.sample
     RETURNING t.prompt_id, t.sample
 )
-SELECT c.prompt_id, c.sample, p.input::text
+SELECT c.prompt_id, c.sample, p.input::text,
+       -- what a template renders from, when the run has one
+       CASE WHEN %(with_case)s THEN
+           jsonb_build_object('input', p.input, 'expected', p.expected, 'metadata', p.metadata,
+                              'tags', to_jsonb(p.tags), 'external_id', p.external_id)::text
+       END
 FROM claimed c
 JOIN evaltool.prompt p ON p.id = c.prompt_id
 ORDER BY c.prompt_id, c.sample
@@ -156,7 +165,8 @@ CREATE TEMP TABLE IF NOT EXISTS evaltool_result (
     tokens_estimated boolean NOT NULL,
     attempts         integer NOT NULL,
     metadata         jsonb NOT NULL,
-    started_at       timestamptz NOT NULL
+    started_at       timestamptz NOT NULL,
+    request          jsonb
 ) ON COMMIT DELETE ROWS
 
 -- result_copy --
@@ -169,7 +179,8 @@ COPY pg_temp.evaltool_result ({columns}) FROM STDIN
 -- queue in the same statement; a result whose lease another worker took over is dropped,
 -- so each sample of a test case is answered once. An earlier error response is replaced (resume with
 -- --retry-errors), an ok response never. Cost is computed at the price in force when the
--- call started.
+-- call started. An answer gets its response cache key, from the rendered request or, when
+-- the run has no template, the test case's input.
 WITH mine AS (
     DELETE FROM evaltool.run_task t
     USING pg_temp.evaltool_result r
@@ -179,22 +190,81 @@ WITH mine AS (
 )
 INSERT INTO evaltool.response AS old
     (run_id, prompt_id, sample, status, output, output_text, error, latency_ms, input_tokens,
-     output_tokens, tokens_estimated, cost_usd, attempts, metadata, started_at)
+     output_tokens, tokens_estimated, cost_usd, attempts, metadata, started_at, request,
+     cache_key)
 SELECT %(run_id)s, r.prompt_id, r.sample, r.status, r.output, r.output_text, r.error, r.latency_ms,
        r.input_tokens, r.output_tokens, r.tokens_estimated,
        evaltool.call_cost_usd(%(model_id)s, r.started_at, r.input_tokens, r.output_tokens),
-       r.attempts, r.metadata, r.started_at
+       r.attempts, r.metadata, r.started_at, r.request,
+       CASE WHEN r.status = 'ok' THEN
+           evaltool.response_cache_key(run.config_hash, coalesce(r.request, p.input), r.sample)
+       END
 FROM pg_temp.evaltool_result r
 JOIN mine USING (prompt_id, sample)
+JOIN evaltool.prompt p ON p.id = r.prompt_id
+CROSS JOIN (SELECT config_hash FROM evaltool.run WHERE id = %(run_id)s) run
 ON CONFLICT (run_id, prompt_id, sample) DO UPDATE
 SET status = excluded.status, output = excluded.output, output_text = excluded.output_text,
     error = excluded.error, latency_ms = excluded.latency_ms,
     input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
     tokens_estimated = excluded.tokens_estimated, cost_usd = excluded.cost_usd,
     attempts = old.attempts + excluded.attempts, metadata = excluded.metadata,
-    started_at = excluded.started_at
+    started_at = excluded.started_at, request = excluded.request,
+    cache_key = excluded.cache_key, cached_from = NULL
 WHERE old.status = 'error'
 RETURNING status = 'ok'
+
+-- cache_take --
+-- Answers claimed samples from the response cache: for each request (NULL: the test
+-- case's input) an earlier answer with the same key (same model configuration, request and
+-- sample), from any run of any user, is stored as this run's response, naming its source,
+-- with the source's output, latency and tokens and a cost of zero; the samples it answers
+-- leave the queue in the same statement. Returns the samples answered.
+WITH asked AS (
+    SELECT a.prompt_id, a.sample, a.request::jsonb AS request
+    FROM unnest(%(prompt_ids)s::bigint[], %(samples)s::integer[], %(requests)s::text[])
+         AS a(prompt_id, sample, request)
+), keyed AS (
+    SELECT a.prompt_id, a.sample, a.request,
+           evaltool.response_cache_key(run.config_hash, coalesce(a.request, p.input), a.sample)
+               AS cache_key
+    FROM asked a
+    JOIN evaltool.prompt p ON p.id = a.prompt_id
+    CROSS JOIN (SELECT config_hash FROM evaltool.run WHERE id = %(run_id)s) run
+), hit AS (
+    SELECT DISTINCT ON (k.prompt_id, k.sample)
+           k.prompt_id, k.sample, k.request, k.cache_key, coalesce(s.cached_from, s.id) AS source,
+           s.output, s.output_text, s.latency_ms, s.input_tokens, s.output_tokens,
+           s.tokens_estimated, s.metadata
+    FROM keyed k
+    JOIN evaltool.response s ON s.cache_key = k.cache_key AND s.status = 'ok'
+    WHERE s.run_id <> %(run_id)s
+    ORDER BY k.prompt_id, k.sample, s.id
+), mine AS (
+    DELETE FROM evaltool.run_task t
+    USING hit h
+    WHERE t.run_id = %(run_id)s AND t.prompt_id = h.prompt_id AND t.sample = h.sample
+      AND t.leased_by = %(worker)s
+    RETURNING t.prompt_id, t.sample
+)
+INSERT INTO evaltool.response AS old
+    (run_id, prompt_id, sample, status, output, output_text, latency_ms, input_tokens,
+     output_tokens, tokens_estimated, cost_usd, attempts, metadata, started_at, request,
+     cache_key, cached_from)
+SELECT %(run_id)s, h.prompt_id, h.sample, 'ok', h.output, h.output_text, h.latency_ms,
+       h.input_tokens, h.output_tokens, h.tokens_estimated, 0, 1, h.metadata, now(), h.request,
+       h.cache_key, h.source
+FROM hit h
+JOIN mine USING (prompt_id, sample)
+ON CONFLICT (run_id, prompt_id, sample) DO UPDATE
+SET status = 'ok', output = excluded.output, output_text = excluded.output_text, error = NULL,
+    latency_ms = excluded.latency_ms, input_tokens = excluded.input_tokens,
+    output_tokens = excluded.output_tokens, tokens_estimated = excluded.tokens_estimated,
+    cost_usd = 0, attempts = old.attempts + 1, metadata = excluded.metadata,
+    started_at = excluded.started_at, request = excluded.request,
+    cache_key = excluded.cache_key, cached_from = excluded.cached_from
+WHERE old.status = 'error'
+RETURNING prompt_id, sample
 
 -- run_summary --
 -- The run's totals, from the run_summary view.
