@@ -1,5 +1,7 @@
 """Files that evaltool writes (reports, exports, rejects): whole or not at all."""
 
+import gzip
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,8 +13,9 @@ from evaltool.errors import EvaltoolError
 
 
 @contextmanager
-def written_whole(path: Path) -> Iterator[TextIO]:
-    """A text file that appears at `path` only once the block has written all of it.
+def written_whole(path: Path, *, compress: bool = False) -> Iterator[TextIO]:
+    """A text file that appears at `path` only once the block has written all of it;
+    gzip-compressed with `compress`.
 
     It is written to a temporary file beside `path` (missing folders are created) and
     renamed into place; on an error or an interruption no half-written file stays. A file
@@ -25,8 +28,16 @@ def written_whole(path: Path) -> Iterator[TextIO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
+        if compress:
+            with (
+                os.fdopen(fd, "wb") as raw,
+                gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as packed,
+                io.TextIOWrapper(packed, encoding="utf-8") as text,
+            ):
+                yield text
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                yield handle
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:

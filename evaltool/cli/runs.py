@@ -1,12 +1,15 @@
-"""`evaltool runs`: list, show, search and delete runs, and find their flaky test cases."""
+"""`evaltool runs`: list, show, search, export and delete runs, and find their flaky test
+cases."""
 
 from datetime import datetime
+from pathlib import Path
 
 import click
+import psycopg
 
-from evaltool import db, display, runfilter, runs
+from evaltool import db, display, runexport, runfilter, runs
 from evaltool.cli import types
-from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.cli.output import echo_json, echo_table, json_option, output_option
 from evaltool.errors import EvaltoolError
 from evaltool.runfilter import RunFilter
 
@@ -17,7 +20,7 @@ _limit_option = click.option(
 
 @click.group(name="runs")
 def runs_group() -> None:
-    """Runs of models over datasets: find them, look at one, delete them.
+    """Runs of models over datasets: find them, look at one, export one, delete them.
 
     \b
     Example:
@@ -32,6 +35,7 @@ def runs_group() -> None:
 @click.option("--model", type=types.TEXT, help="Only runs of this model.")
 @click.option("--dataset", type=types.TEXT, help="Only runs over this dataset.")
 @click.option("--tag", type=types.TEXT, help="Only runs with this tag.")
+@click.option("--suite", type=types.TEXT, help="Only runs of this suite (evaltool eval).")
 @click.option(
     "--since", type=types.MOMENT, help="Created on or after (2026-11-01, or an age: 7d, 12h)."
 )
@@ -44,6 +48,7 @@ def list_runs(
     model: str | None,
     dataset: str | None,
     tag: str | None,
+    suite: str | None,
     since: datetime | None,
     until: datetime | None,
     min_pass_rate: float | None,
@@ -59,8 +64,9 @@ def list_runs(
     Example:
         evaltool runs list --status failed --since 7d
         evaltool runs list --model gpt-4o --min-pass-rate 0.8 --json
+        evaltool runs list --suite qa-nightly          # a suite's leaderboard of runs
     """
-    found = RunFilter(status, model, dataset, tag, since, until, min_pass=min_pass_rate)
+    found = RunFilter(status, model, dataset, tag, suite, since, until, min_pass=min_pass_rate)
     _print_runs(found, limit, as_json)
 
 
@@ -237,6 +243,46 @@ def flaky(run_ref: str, metric: str | None, limit: int, across_runs: bool, as_js
         click.echo(f"... and {found['total'] - len(cases)} more (--limit)", err=True)
 
 
+@runs_group.command(name="export")
+@click.argument("run_ref", type=types.RUN, metavar="RUN")
+@output_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(runexport.FORMATS),
+    help="jsonl or csv (default: from the file's name: .jsonl, .json or .csv, then .gz to "
+    "compress; jsonl on standard output).",
+)
+def export(run_ref: str, output: Path | None, fmt: str | None) -> None:
+    """Write every response of a run with its test case and scores, one per line.
+
+    For pandas, spreadsheets and other tools: one record per test case and sample, in
+    that order, with the run, model, dataset, the test case (input, expected, tags,
+    metadata), the response (status, output, output_text, error, latency, tokens, cost,
+    attempts) and its scores. In JSON lines, `scores` is {metric: {value, passed, scorer,
+    details}}; in CSV, each metric M has the columns score.M (its value, or true/false for
+    a pass/fail score) and passed.M, JSON values are JSON text, and a text cell that
+    a spreadsheet would run as a formula starts with a single quote. The rows stream
+    from the database: memory stays flat for any size of run; a file appears only once
+    whole. RUN is a run id, or a model name for its latest completed run.
+
+    \b
+    Example:
+        evaltool runs export 42 -o run42.csv
+        evaltool runs export demo-v2 -o demo-v2.jsonl.gz
+        evaltool runs export 42 | jq -c 'select(.scores.exact_match.passed == false)'
+    """
+    fmt, compress = runexport.format_of(output, fmt)
+    with db.connect() as conn:
+        # The score columns and the rows: one snapshot, however long the export takes.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        run_id = runs.resolve(conn, run_ref)
+        count = runexport.export(conn, run_id, output, fmt, compress)
+    if output:
+        click.echo(f"wrote {count:,} responses of run {run_id} to {output}", err=True)
+
+
 @runs_group.command(name="delete")
 @click.argument("run_refs", type=types.RUN, metavar="RUN...", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -271,10 +317,13 @@ def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
     if not rows:
         click.echo("no runs match")
         return
+    # the template column only where some run has one (prompt versions side by side)
+    templated = any(r["template"] for r in rows)
     echo_table(
         [
             "run",
             "model",
+            *(["template"] if templated else []),
             "dataset",
             "status",
             "cases",
@@ -288,6 +337,7 @@ def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:
             [
                 r["run_id"],
                 r["model"],
+                *([r["template"] or ""] if templated else []),
                 f"{r['dataset']}:{r['dataset_version']}",
                 r["status"],
                 r["test_cases"],

@@ -4,7 +4,8 @@
 -- as plain text: a % or _ in them is no LIKE wildcard.
 SELECT s.run_id, s.name, s.model, s.dataset, s.dataset_version, s.status, s.test_cases, s.ok,
        s.errors, s.pending, s.cost_usd, s.tags, s.created_by, s.created_at, s.duration,
-       p.pass_rate, s.ok::double precision / nullif(s.ok + s.errors, 0) AS success_rate
+       p.pass_rate, s.ok::double precision / nullif(s.ok + s.errors, 0) AS success_rate,
+       s.template, s.suite
 FROM evaltool.run_summary s
 JOIN evaltool.run r ON r.id = s.run_id
 LEFT JOIN LATERAL (
@@ -16,6 +17,7 @@ WHERE (%(status)s::text IS NULL OR s.status = %(status)s)
   AND (%(model)s::text IS NULL OR s.model = %(model)s)
   AND (%(dataset)s::text IS NULL OR s.dataset = %(dataset)s)
   AND (%(tag)s::text IS NULL OR %(tag)s = ANY (s.tags))
+  AND (%(suite)s::text IS NULL OR r.suite = %(suite)s)
   AND (%(since)s::timestamptz IS NULL OR s.created_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR s.created_at < %(until)s)
   AND (%(min_pass)s::float8 IS NULL OR p.pass_rate >= %(min_pass)s)
@@ -93,3 +95,45 @@ WHERE h.model_id = %(model_id)s AND h.dataset_id = %(dataset_id)s
 ORDER BY abs(h.runs_passed::double precision / (h.runs_passed + h.runs_failed) - 0.5),
          h.runs DESC, h.external_id, h.prompt_id, h.metric, h.config
 LIMIT %(limit)s
+
+-- runs_export_metrics --
+-- The run `evaltool runs export` writes, and the metrics its responses have scores of in
+-- name order: the score columns of a CSV export, read before the rows stream. No row: no
+-- such run.
+SELECT r.id,
+       ARRAY(SELECT DISTINCT s.metric
+             FROM evaltool.response x JOIN evaltool.score s ON s.response_id = x.id
+             WHERE x.run_id = r.id
+             ORDER BY s.metric) AS metrics
+FROM evaltool.run r
+WHERE r.id = %(run_id)s
+
+-- runs_export --
+-- Every response of a run with its test case, run, model and dataset, one row per test
+-- case and sample in that order (response_run_prompt_sample_key yields it: no sort, so the
+-- first rows come at once); read through a server-side cursor by `evaltool runs export`.
+-- Its scores are one jsonb object per response, aggregated here (LATERAL):
+-- {"metric": {"value", "passed", "scorer", "details"}}, {} when it has none. With a prompt
+-- template, `request` is the rendered messages sent; a cached response names its source.
+SELECT r.id AS run_id, m.name AS model, d.name AS dataset, d.version AS dataset_version,
+       x.id AS response_id, x.prompt_id, p.external_id, x.sample,
+       p.input, p.expected, p.tags, p.metadata,
+       x.status, x.output, x.output_text, x.error, x.latency_ms, x.input_tokens,
+       x.output_tokens, x.cost_usd, x.attempts, x.created_at,
+       t.name AS template, t.version AS template_version, x.request, x.cached_from,
+       coalesce(sc.scores, '{}') AS scores
+FROM evaltool.run r
+JOIN evaltool.model m ON m.id = r.model_id
+JOIN evaltool.dataset d ON d.id = r.dataset_id
+LEFT JOIN evaltool.prompt_template t ON t.id = r.template_id
+JOIN evaltool.response x ON x.run_id = r.id
+JOIN evaltool.prompt p ON p.id = x.prompt_id
+LEFT JOIN LATERAL (
+    SELECT jsonb_object_agg(s.metric, jsonb_build_object('value', s.value, 'passed', s.passed,
+                                                         'scorer', s.scorer, 'details', s.details))
+           AS scores
+    FROM evaltool.score s
+    WHERE s.response_id = x.id
+) sc ON true
+WHERE r.id = %(run_id)s
+ORDER BY x.prompt_id, x.sample
