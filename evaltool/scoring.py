@@ -2,7 +2,7 @@
 Python scorers (evaltool.pyscorers) fed in batches."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -80,21 +80,41 @@ def unfinished(conn: psycopg.Connection, run_id: int, partial: bool) -> str | No
     )
 
 
-def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) -> list[dict]:
+def score_run(
+    conn: psycopg.Connection,
+    run_id: int,
+    specs: list[MetricSpec],
+    reference: int | None = None,
+) -> list[dict]:
     """Score every response of the run with each metric, all in one transaction.
+
+    With `reference`, the id of a run over the same dataset, the built-in scorers that
+    compare with the expected answer compare with that run's output for the same test case
+    instead (see sql/62_fn_score_run.sql); a metric without NAME= is then stored as
+    SCORER[:ARG]@MODEL, MODEL being the reference run's, so that it never replaces the
+    scores against the expected answers.
 
     Returns one summary row per metric (n, passed, pass rate and mean with intervals) plus
     `written`, the scores written by this call.
     """
+    python = [pyscorers.resolve(spec.scorer, spec.arg) for spec in specs]
+    if reference is not None:
+        refused = [
+            spec.metric for spec, scorer in zip(specs, python, strict=True) if scorer is not None
+        ]
+        if refused:
+            raise EvaltoolError(
+                f"--metric {', '.join(refused)}: only the built-in SQL scorers score against"
+                " a reference run (--reference)"
+            )
+        specs = _against_reference(conn, reference, specs)
     metrics = [spec.metric for spec in specs]
     twice = sorted({m for m in metrics if metrics.count(m) > 1})
     if twice:
         raise EvaltoolError(f"--metric {', '.join(twice)} is given twice: one scorer per metric")
     written: dict[str, int] = {}
-    python = {spec: pyscorers.resolve(spec.scorer, spec.arg) for spec in specs}
     with conn.transaction():
-        for spec in specs:
-            scorer = python[spec]
+        for spec, scorer in zip(specs, python, strict=True):
             if scorer is not None:
                 written[spec.metric] = pyscorers.score(conn, run_id, scorer, spec.metric)
                 continue
@@ -103,10 +123,25 @@ def score_run(conn: psycopg.Connection, run_id: int, specs: list[MetricSpec]) ->
                 "scorer": spec.scorer,
                 "arg": spec.arg,
                 "metric": spec.metric,
+                "reference": reference,
             }
             row = conn.execute(queries.get("score_sql"), params).fetchone()
             written[spec.metric] = row[0] if row else 0
     return _summaries(conn, run_id, written)
+
+
+def _against_reference(
+    conn: psycopg.Connection, reference: int, specs: list[MetricSpec]
+) -> list[MetricSpec]:
+    """The specs with the metric names they get against the reference run: NAME if given,
+    else SCORER[:ARG]@MODEL (as score_run names them in SQL)."""
+    with conn.transaction():
+        params = {"reference": reference}
+        found = conn.execute(queries.get("score_reference_model"), params).fetchone()
+    if found is None:
+        raise EvaltoolError(f"no reference run {reference}: see evaltool runs list")
+    model = found[0]
+    return [spec if spec.name else replace(spec, name=f"{spec.metric}@{model}") for spec in specs]
 
 
 def _summaries(conn: psycopg.Connection, run_id: int, written: dict[str, int]) -> list[dict]:

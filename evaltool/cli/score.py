@@ -23,8 +23,22 @@ from evaltool.cli.output import echo_json, echo_table, json_option
     help="Score a run that still has test cases queued (running, interrupted): only the "
     "responses there are.",
 )
+@click.option(
+    "--reference",
+    "reference_ref",
+    metavar="RUN",
+    help="Compare with this run's outputs instead of the expected answers: a run over the "
+    "same dataset (id, or model name for its latest completed run). Metrics are stored as "
+    "SCORER[:ARG]@MODEL unless named.",
+)
 @json_option
-def score(run_ref: str, metrics: tuple[str, ...], partial: bool, as_json: bool) -> None:
+def score(
+    run_ref: str,
+    metrics: tuple[str, ...],
+    partial: bool,
+    reference_ref: str | None,
+    as_json: bool,
+) -> None:
     """Score every response of RUN, one score per response and metric.
 
     Each scorer is a SQL function that the database applies to the whole run in one
@@ -41,6 +55,15 @@ def score(run_ref: str, metrics: tuple[str, ...], partial: bool, as_json: bool) 
     cases still queued (pending, running, interrupted or failed) is refused: its scores
     would cover a part of it, and compare would pair only that part. --partial scores the
     responses there are, and says so.
+
+    --reference RUN2 scores against another run, such as a reference ("master") model's,
+    over the same dataset, so that a dataset without expected answers can be scored too:
+    the scorers that compare with the expected answer (all built-in ones but regex,
+    json_valid, latency_under and cost_under) compare with RUN2's output for the same test
+    case instead (the same sample, else its sample 1); test cases that RUN2 has no answer
+    for get no score. The metric is stored as SCORER[:ARG]@MODEL,
+    MODEL being RUN2's model (edit_similarity@gpt-4o), beside the one against the expected
+    answers, unless NAME= names it.
 
     \b
     Scorers (SELECT * FROM evaltool.scorer lists them):
@@ -68,12 +91,14 @@ def score(run_ref: str, metrics: tuple[str, ...], partial: bool, as_json: bool) 
         evaltool score 12 --metric llm_judge:gpt-judge --metric python:my.scorers:bleu
         evaltool score 12 --metric correct=llm_judge:judge-b   # a new judge of `correct`
         evaltool score 13 --metric exact_match --partial    # run 13 is still running
+        evaltool score 12 --metric edit_similarity --reference gpt-4o   # vs gpt-4o's run
     """
     specs = [scoring.parse_metric(m) for m in metrics]
     with db.connect() as conn:
         run_id = runs.resolve(conn, run_ref)
+        reference = runs.resolve(conn, reference_ref) if reference_ref is not None else None
         note = scoring.unfinished(conn, run_id, partial)
-        rows = scoring.score_run(conn, run_id, specs)
+        rows = scoring.score_run(conn, run_id, specs, reference=reference)
     if note:
         click.echo(note, err=True)
     if as_json:

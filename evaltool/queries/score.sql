@@ -1,7 +1,13 @@
 -- score_sql --
 -- Applies one built-in SQL scorer to every response of a run, under the metric name
--- %(metric)s (see sql/62_fn_score_run.sql).
-SELECT evaltool.score_run(%(run_id)s, %(scorer)s, %(arg)s, %(metric)s)
+-- %(metric)s, against the expected answers or the outputs of run %(reference)s (see
+-- sql/62_fn_score_run.sql).
+SELECT evaltool.score_run(%(run_id)s, %(scorer)s, %(arg)s, %(metric)s, %(reference)s)
+
+-- score_reference_model --
+-- The model of a reference run, which names the metrics scored against it.
+SELECT m.name FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
+WHERE r.id = %(reference)s
 
 -- pyscore_stage --
 -- Where a Python scorer's results wait (by COPY) until one INSERT writes them all; the
