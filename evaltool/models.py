@@ -244,3 +244,45 @@ def _now(conn: psycopg.Connection) -> datetime:
     row = conn.execute(queries.get("clock_now")).fetchone()
     assert row is not None
     return row[0]
+
+
+def ensure(
+    conn: psycopg.Connection,
+    name: str,
+    *,
+    adapter: str,
+    model_id: str | None = None,
+    base_url: str | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    price: tuple[float, float] | None = None,
+    description: str | None = None,
+) -> None:
+    """Register model NAME as defined in code or a suite file, or keep it when it is there
+    with the same adapter and model id; parameters and a price (input, output USD per
+    million tokens) that differ from those in force become the current ones, with history."""
+    created = add(
+        conn,
+        name,
+        adapter=adapter,
+        model_id=model_id,
+        base_url=base_url,
+        headers=headers,
+        params=params,
+        description=description,
+        exist_ok=True,
+    )
+    current = summary(conn, name)
+    assert current is not None
+    if not created and params is not None:
+        now = [p["params"] for p in current["params"] if p["valid_to"] is None]
+        if (now[0] if now else {}) != params:
+            set_params(conn, name, params)
+    if price is not None:
+        now = [
+            (float(p["input_usd_per_mtok"]), float(p["output_usd_per_mtok"]))
+            for p in current["pricing"]
+            if p["valid_to"] is None
+        ]
+        if not now or now[0] != (float(price[0]), float(price[1])):
+            set_price(conn, name, input_per_mtok=price[0], output_per_mtok=price[1])

@@ -16,7 +16,9 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -107,8 +109,27 @@ class CommandAdapter:
         """Nothing to release: each call's process is gone when it returns."""
 
 
+# Callables handed over by the Python API (evaltool.api), by model id: a function defined in
+# a notebook or a closure need not be importable by name in this process.
+_REGISTERED: dict[str, Callable[..., Any]] = {}
+
+
+def register(function: Callable[..., Any], name: str | None = None) -> str:
+    """Make a callable a python model of this process; returns its model id, MODULE:NAME
+    (NAME: the model's name, else the function's). Registering another callable under the
+    same name replaces it, as redefining a function in a notebook does."""
+    module = getattr(function, "__module__", None) or "__main__"
+    label = name or getattr(function, "__qualname__", "") or "function"
+    ident = re.sub(r"\W", "_", label).strip("_") or "function"
+    target = f"{module}:{'f_' + ident if ident[0].isdigit() else ident}"
+    _REGISTERED[target] = function
+    return target
+
+
 def load_function(target: str) -> Any:
-    """The callable named by `module:function` or `file.py:function`."""
+    """The callable named by `module:function` or `file.py:function` (or registered)."""
+    if target in _REGISTERED:
+        return _REGISTERED[target]
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
         raise EvaltoolError(f"python model {target!r}: expected module:function")
