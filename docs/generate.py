@@ -8,7 +8,9 @@ text and examples, its arguments, and its options with type, default and help.
 docs/schema.md is generated from pg_catalog: every table, column, constraint, index,
 trigger, view and function of schema evaltool with its COMMENT ON. The scorer table, in
 docs/schema.md and between the `generated: scorers` markers of docs/scoring.md, is generated
-from the rows of the view evaltool.scorer.
+from the rows of the view evaltool.scorer. docs/suite.schema.json, the JSON Schema of suite
+files, is generated from the pydantic models of evaltool.suite, without a database
+(--no-database writes or checks it alone).
 
 The catalog is read from a scratch database created and migrated on evaltool's server
 (EVALTOOL_DATABASE_URL's, else the embedded one) and dropped afterwards, or from
@@ -30,13 +32,14 @@ import click
 import psycopg
 from psycopg import conninfo, sql
 
-from evaltool import db, migrate
+from evaltool import db, migrate, suite
 from evaltool.cli import cli
 from evaltool.errors import EvaltoolError
 
 REPO = Path(__file__).resolve().parent.parent
 CLI_DOC = Path("docs/cli.md")
 SCHEMA_DOC = Path("docs/schema.md")
+SUITE_SCHEMA = Path("docs/suite.schema.json")
 # Hand-written pages with generated blocks between `generated: NAME` markers.
 BLOCK_FILES = [Path("docs/scoring.md")]
 # Help text is wrapped at this width whatever the terminal: the output never depends on it.
@@ -64,9 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url",
         help="an already migrated database to read the schema from (default: a scratch one)",
     )
+    parser.add_argument(
+        "--no-database",
+        action="store_true",
+        help="only the files that need no database: the suite file's JSON Schema",
+    )
     args = parser.parse_args(argv)
     try:
-        if args.database_url:
+        if args.no_database:
+            expected = without_database()
+        elif args.database_url:
             expected = render(args.database_url)
         else:
             with scratch_database(db.database_url()) as url:
@@ -96,7 +106,12 @@ def render(url: str) -> dict[Path, str]:
     expected = {CLI_DOC: cli_reference(), SCHEMA_DOC: schema}
     for path in BLOCK_FILES:
         expected[path] = replace_blocks((REPO / path).read_text(), blocks, path)
-    return expected
+    return expected | without_database()
+
+
+def without_database() -> dict[Path, str]:
+    """The generated files that need no database: the JSON Schema of suite files."""
+    return {SUITE_SCHEMA: suite.schema_text()}
 
 
 def check(expected: dict[Path, str]) -> dict[Path, str]:
