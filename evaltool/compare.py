@@ -72,20 +72,46 @@ def compare(
     """The comparison of two runs as one document: both runs, the verdict rows (per metric,
     slice and availability), and up to `worst` regressed test cases per metric. `metrics`
     limits it to those metrics (availability is always there)."""
+    (document,) = compare_many(
+        conn, baseline, [candidate], metrics=metrics, policy=policy, worst=worst
+    )
+    return document
+
+
+def compare_many(
+    conn: psycopg.Connection,
+    baseline: int,
+    candidates: list[int],
+    *,
+    metrics: list[str] | None = None,
+    policy: Policy | None = None,
+    worst: int = 10,
+) -> list[dict[str, Any]]:
+    """Several candidate runs, each against `baseline`: one document per candidate, as
+    `compare` gives it, with the correction over the rows of all of them as one family
+    (evaltool.compare_candidates). With several, each document names the whole family in
+    `candidates`; with one, it is `compare`'s document exactly."""
     policy = policy or Policy()
-    runs = {"baseline": _summary(conn, baseline), "candidate": _summary(conn, candidate)}
+    if len(set(candidates)) < len(candidates):
+        twice = sorted({c for c in candidates if candidates.count(c) > 1})
+        raise EvaltoolError(
+            f"run {', '.join(map(str, twice))} is given twice: name each candidate once"
+        )
+    base = _summary(conn, baseline)
+    summaries = [_summary(conn, c) for c in candidates]
     if metrics:
-        both = {"baseline": baseline, "candidate": candidate}
+        both = {"runs": [baseline, *candidates]}
         scored = [r["metric"] for r in queries.fetch_all(conn, "compare_metrics", both)]
         unknown = sorted(set(metrics) - set(scored) - {"availability"})
         if unknown:
             have = ", ".join(scored) or "none"
+            these = "these runs" if len(candidates) == 1 else "any of these runs"
             raise EvaltoolError(
-                f"metric {', '.join(unknown)} is not scored in these runs (scored: {have})"
+                f"metric {', '.join(unknown)} is not scored in {these} (scored: {have})"
             )
     params = {
         "baseline": baseline,
-        "candidate": candidate,
+        "candidates": candidates,
         "alpha": policy.alpha,
         "missing": policy.missing,
         "correction": policy.correction,
@@ -94,33 +120,43 @@ def compare(
         "cluster": policy.cluster,
         "metrics": metrics or None,
     }
-    rows = queries.fetch_all(conn, "compare_runs", params)
-    for row in rows:
+    rows_of: dict[int, list[dict[str, Any]]] = {c: [] for c in candidates}
+    for row in queries.fetch_all(conn, "compare_candidates", params):
         row["label"] = label(row)
-    unused = sorted(set(policy.margins) - {r["metric"] for r in rows} - {"*"})
+        rows_of[row.pop("candidate")].append(row)
+    compared = {r["metric"] for rows in rows_of.values() for r in rows}
+    unused = sorted(set(policy.margins) - compared - {"*"})
     if unused:
         raise EvaltoolError(f"--margin names {', '.join(unused)}, which is not compared here")
-    params = {
-        "baseline": baseline,
-        "candidate": candidate,
-        "limit": worst,
-        "metrics": sorted({r["metric"] for r in rows}),
-    }
-    cases = queries.fetch_all(conn, "compare_regressions", params)
-    return {
-        **runs,
-        "alpha": policy.alpha,
-        "missing": policy.missing,
-        "correction": policy.correction,
-        "by": policy.by,
-        "cluster": policy.cluster,
-        "margins": policy.margins,
-        "compared_metrics": metrics or None,
-        "metrics": rows,
-        "regressions": cases,
-        "failed": [r["label"] for r in rows if r["gate_passed"] is False],
-        "no_data": [r["label"] for r in rows if r["verdict"] == "no paired data"],
-    }
+    documents = []
+    for candidate, summary in zip(candidates, summaries, strict=True):
+        rows = rows_of[candidate]
+        params = {
+            "baseline": baseline,
+            "candidate": candidate,
+            "limit": worst,
+            "metrics": sorted({r["metric"] for r in rows}),
+        }
+        cases = queries.fetch_all(conn, "compare_regressions", params)
+        documents.append(
+            {
+                "baseline": base,
+                "candidate": summary,
+                "alpha": policy.alpha,
+                "missing": policy.missing,
+                "correction": policy.correction,
+                "by": policy.by,
+                "cluster": policy.cluster,
+                "margins": policy.margins,
+                "compared_metrics": metrics or None,
+                **({"candidates": list(candidates)} if len(candidates) > 1 else {}),
+                "metrics": rows,
+                "regressions": cases,
+                "failed": [r["label"] for r in rows if r["gate_passed"] is False],
+                "no_data": [r["label"] for r in rows if r["verdict"] == "no paired data"],
+            }
+        )
+    return documents
 
 
 def record(conn: psycopg.Connection, document: dict[str, Any]) -> int:
@@ -130,6 +166,8 @@ def record(conn: psycopg.Connection, document: dict[str, Any]) -> int:
         "margins": document["margins"],
         "metrics": document["compared_metrics"],
     }
+    if "candidates" in document:  # adjusted together with the other candidates
+        policy["candidates"] = document["candidates"]
     params = {
         "baseline": document["baseline"]["run_id"],
         "candidate": document["candidate"]["run_id"],
@@ -155,22 +193,24 @@ def recheck(
     found = []
     for c in queries.fetch_all(conn, "comparisons_of_run", params):
         runs = (c["baseline_run_id"], c["candidate_run_id"])
+        p = c["policy"]
+        # a comparison of several candidates is judged again with those of them still there
+        family = c["family"] or [runs[1]]
         with conn.transaction(force_rollback=True):
             rescored = []
-            for run in runs:
+            for run in (runs[0], *(f for f in family if f != runs[0])):
                 at = {"run_id": run, "metric": metric, "version": version}
                 scored = queries.fetch_one(conn, "version_scored", at)
                 if scored and scored["exists"]:
                     conn.execute(queries.get("version_swap_out"), at)
                     conn.execute(queries.get("version_swap_in"), at)
                     rescored.append(run)
-            p = c["policy"]
             again = queries.fetch_all(
                 conn,
-                "compare_runs",
+                "compare_candidates",
                 {
                     "baseline": runs[0],
-                    "candidate": runs[1],
+                    "candidates": family,
                     "alpha": p["alpha"],
                     "missing": p["missing"],
                     "correction": p["correction"],
@@ -180,6 +220,7 @@ def recheck(
                     "metrics": p.get("metrics"),
                 },
             )
+        again = [r for r in again if r["candidate"] == runs[1]]
         verdict = next(
             (r["verdict"] for r in again if r["metric"] == metric and r["slice"] is None), None
         )
@@ -202,24 +243,40 @@ def gate(document: dict[str, Any], *, enforce: bool) -> None:
     """The exit of a comparison: nothing paired at all is an input error (exit 2) whether
     gating or not; with `enforce`, a row without paired data is one too, and a row that
     fails the gate exits 1."""
-    rows = document["metrics"]
-    if all(r["verdict"] == "no paired data" for r in rows):
-        raise EvaltoolError(
-            f"runs {document['baseline']['run_id']} and {document['candidate']['run_id']} have "
-            "no test case in common: nothing can be compared (were they run on the same "
-            "dataset version?)"
-        )
+    gate_many([document], enforce=enforce)
+
+
+def gate_many(documents: list[dict[str, Any]], *, enforce: bool) -> None:
+    """The exit of the comparisons of several candidates with one baseline, as `gate`
+    judges one: the first error of any candidate decides, each named by its run."""
+    for document in documents:
+        if all(r["verdict"] == "no paired data" for r in document["metrics"]):
+            raise EvaltoolError(
+                f"runs {document['baseline']['run_id']} and {document['candidate']['run_id']} "
+                "have no test case in common: nothing can be compared (were they run on the "
+                "same dataset version?)"
+            )
     if not enforce:
         return
-    if document["no_data"]:
-        raise EvaltoolError(
-            f"no paired data for {', '.join(document['no_data'])}: the gate cannot pass on "
-            "what it did not see (score both runs, or leave the metric out with --metric)"
+
+    def rows(key: str) -> str:
+        if len(documents) == 1:
+            return ", ".join(documents[0][key])
+        return "; ".join(
+            f"run {d['candidate']['run_id']}: {', '.join(d[key])}" for d in documents if d[key]
         )
-    if document["failed"]:
+
+    if any(d["no_data"] for d in documents):
+        raise EvaltoolError(
+            f"no paired data for {rows('no_data')}: the gate cannot pass on what it did not "
+            "see (score both runs, or leave the metric out with --metric)"
+        )
+    if any(d["failed"] for d in documents):
+        first = documents[0]
+        family = f" over {len(documents)} candidates" if len(documents) > 1 else ""
         raise CheckFailed(
-            f"gate failed on {', '.join(document['failed'])} (alpha {document['alpha']}, "
-            f"{document['correction']} correction, missing cases: {document['missing']})"
+            f"gate failed on {rows('failed')} (alpha {first['alpha']}, "
+            f"{first['correction']} correction{family}, missing cases: {first['missing']})"
         )
 
 

@@ -1,7 +1,9 @@
 -- requires: 0009_repeats
 -- evaltool.compare_runs and evaltool.regressions: is a candidate run worse than its baseline,
 -- per metric (and slice), with the paired tests of 71_fn_paired_tests.sql, and on which test
--- cases.
+-- cases. Built in two steps: compare_stats tests each row of one candidate, and
+-- compare_candidates adjusts the rows of one or several candidates together and judges them;
+-- compare_runs is compare_candidates with one candidate.
 
 DROP FUNCTION IF EXISTS evaltool.compare_runs(bigint, bigint, double precision);
 -- The result gained repeat_gain (0010): a function's result type cannot be replaced.
@@ -16,22 +18,18 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION evaltool.compare_runs(baseline bigint, candidate bigint,
-                                                 alpha double precision DEFAULT 0.05,
-                                                 missing text DEFAULT 'worst',
-                                                 correction text DEFAULT 'holm',
-                                                 margins jsonb DEFAULT NULL,
-                                                 slice_by text DEFAULT NULL,
-                                                 cluster_by text DEFAULT NULL,
-                                                 metrics text[] DEFAULT NULL)
-    RETURNS TABLE (metric text, slice text, method text, n_paired bigint, n_imputed bigint,
-                   n_baseline_only bigint, n_candidate_only bigint,
+CREATE OR REPLACE FUNCTION evaltool.compare_stats(baseline bigint, candidate bigint,
+                                                  missing text DEFAULT 'worst',
+                                                  margins jsonb DEFAULT NULL,
+                                                  slice_by text DEFAULT NULL,
+                                                  cluster_by text DEFAULT NULL,
+                                                  metrics text[] DEFAULT NULL)
+    RETURNS TABLE (ord bigint, metric text, slice text, method text, n_paired bigint,
+                   n_imputed bigint, n_baseline_only bigint, n_candidate_only bigint,
                    baseline_mean double precision, candidate_mean double precision,
-                   delta double precision, ci_low double precision, ci_high double precision,
-                   ci_level double precision, worse bigint, better bigint,
-                   p_value double precision, p_adjusted double precision,
-                   margin double precision, mde double precision, verdict text,
-                   gate_passed boolean, repeat_gain double precision)
+                   delta double precision, se double precision, df double precision,
+                   worse bigint, better bigint, p_value double precision,
+                   margin double precision, repeat_gain double precision)
     LANGUAGE plpgsql STABLE AS
 $$
 #variable_conflict use_column
@@ -47,15 +45,8 @@ DECLARE
     repeated boolean;
     pairs text;
 BEGIN
-    IF alpha IS NULL OR alpha <= 0 OR alpha >= 1 THEN
-        RAISE EXCEPTION 'alpha must be between 0 and 1, not %', alpha USING ERRCODE = '22023';
-    END IF;
     IF missing IS NULL OR missing NOT IN ('worst', 'ignore') THEN
         RAISE EXCEPTION 'missing must be worst or ignore, not %', missing USING ERRCODE = '22023';
-    END IF;
-    IF correction IS NULL OR correction NOT IN ('holm', 'bh', 'none') THEN
-        RAISE EXCEPTION 'correction must be holm, bh or none, not %', correction
-            USING ERRCODE = '22023';
     END IF;
     IF margins IS NOT NULL AND NOT (
            (jsonb_typeof(margins) = 'number' AND margins::text::double precision >= 0)
@@ -143,7 +134,7 @@ BEGIN
               FROM (SELECT r.prompt_id, s.metric, s.passed,
                            CASE WHEN r.status = 'ok' THEN s.value END AS v
                     FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-                    WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) x
+                    WHERE r.run_id = $1 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) x
               GROUP BY x.prompt_id, x.metric) b
         FULL JOIN (SELECT x.prompt_id, x.metric, bool_and(x.passed IS NOT NULL) AS rate,
                           avg(x.passed::integer) AS p_mean, avg(x.v) AS v_mean,
@@ -152,7 +143,7 @@ BEGIN
                    FROM (SELECT r.prompt_id, s.metric, s.passed,
                                 CASE WHEN r.status = 'ok' THEN s.value END AS v
                          FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-                         WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) x
+                         WHERE r.run_id = $2 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) x
                    GROUP BY x.prompt_id, x.metric) c
           ON c.prompt_id = b.prompt_id AND c.metric = b.metric
         UNION ALL
@@ -176,10 +167,10 @@ BEGIN
                NULL::double precision AS floor, NULL::double precision AS wgain
         FROM (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
               FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-              WHERE r.run_id = $1 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) b
+              WHERE r.run_id = $1 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) b
         FULL JOIN (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
                    FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
-                   WHERE r.run_id = $2 AND ($9::text[] IS NULL OR s.metric = ANY ($9))) c
+                   WHERE r.run_id = $2 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) c
           ON c.prompt_id = b.prompt_id AND c.metric = b.metric
         UNION ALL
         -- Availability: did the call succeed, as a pass/fail metric of its own.
@@ -321,48 +312,138 @@ BEGIN
                                  )::double precision
                END AS margin
         FROM grouped g
+    )
+    SELECT t.k, t.metric, t.slice, t.method, t.n, t.n_imputed, t.n_baseline_only,
+           t.n_candidate_only, t.bm, t.cm, t.est, t.se::double precision,
+           t.df::double precision, t.lost, t.won, t.p, t.margin, CASE WHEN $8 THEN t.gain END
+    FROM tested t
+    ORDER BY t.k$q$, pairs, slice_expr, cluster_expr, slice_join, groups)
+    USING baseline, candidate, missing, slice_path, cluster_path, margins, metrics, repeated;
+END
+$$;
+
+COMMENT ON FUNCTION evaltool.compare_stats(bigint, bigint, text, jsonb, text, text, text[]) IS
+    'The rows of compare_runs before the correction for testing them together: per metric (and slice), in the order ord, the pairs, missing cases, means, delta with its standard error se and degrees of freedom df (the inputs of paired_interval), cases worse and better, the unadjusted p-value (NULL where no case is answered and scored in both runs), the margin that applies and repeat_gain. compare_candidates adjusts the rows of one or several candidates together and judges them; the arguments are those of compare_runs.';
+
+CREATE OR REPLACE FUNCTION evaltool.compare_candidates(baseline bigint, candidates bigint[],
+                                                       alpha double precision DEFAULT 0.05,
+                                                       missing text DEFAULT 'worst',
+                                                       correction text DEFAULT 'holm',
+                                                       margins jsonb DEFAULT NULL,
+                                                       slice_by text DEFAULT NULL,
+                                                       cluster_by text DEFAULT NULL,
+                                                       metrics text[] DEFAULT NULL)
+    RETURNS TABLE (candidate bigint, metric text, slice text, method text, n_paired bigint,
+                   n_imputed bigint, n_baseline_only bigint, n_candidate_only bigint,
+                   baseline_mean double precision, candidate_mean double precision,
+                   delta double precision, ci_low double precision, ci_high double precision,
+                   ci_level double precision, worse bigint, better bigint,
+                   p_value double precision, p_adjusted double precision,
+                   margin double precision, mde double precision, verdict text,
+                   gate_passed boolean, repeat_gain double precision)
+    LANGUAGE plpgsql STABLE AS
+$$
+#variable_conflict use_column
+BEGIN
+    IF alpha IS NULL OR alpha <= 0 OR alpha >= 1 THEN
+        RAISE EXCEPTION 'alpha must be between 0 and 1, not %', alpha USING ERRCODE = '22023';
+    END IF;
+    IF missing IS NULL OR missing NOT IN ('worst', 'ignore') THEN
+        RAISE EXCEPTION 'missing must be worst or ignore, not %', missing USING ERRCODE = '22023';
+    END IF;
+    IF correction IS NULL OR correction NOT IN ('holm', 'bh', 'none') THEN
+        RAISE EXCEPTION 'correction must be holm, bh or none, not %', correction
+            USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(cardinality(candidates), 0) = 0 THEN
+        RAISE EXCEPTION 'candidates must name at least one run' USING ERRCODE = '22023';
+    END IF;
+    IF (SELECT count(DISTINCT c) <> count(c) FROM unnest(candidates) c) THEN
+        RAISE EXCEPTION 'candidates must name each run once, not %', candidates
+            USING ERRCODE = '22023';
+    END IF;
+
+    -- The rows of every candidate are one family: 4 candidates on 3 metrics are 12 tests,
+    -- adjusted together (multiplicity), and each interval is drawn at its row's level.
+    RETURN QUERY
+    WITH tested AS (
+        SELECT c.run_id AS cand, s.*, row_number() OVER (ORDER BY c.i, s.ord) AS k
+        FROM unnest(candidates) WITH ORDINALITY AS c(run_id, i)
+        CROSS JOIN LATERAL evaltool.compare_stats(baseline, c.run_id, missing, margins,
+                                                  slice_by, cluster_by, metrics) s
     ), family AS (
         -- A row where no pair differs cannot reject (its exact p is 1 whatever happens) and
         -- takes no part in the family (Tarone): identical availability does not halve alpha.
         SELECT m.*
-        FROM (SELECT array_agg(CASE WHEN t.won + t.lost > 0 THEN t.p END ORDER BY t.k) AS ps
+        FROM (SELECT array_agg(CASE WHEN t.worse + t.better > 0 THEN t.p_value END
+                               ORDER BY t.k) AS ps
               FROM tested t) a
-        CROSS JOIN LATERAL evaltool.multiplicity(a.ps, $7, $8) m
+        CROSS JOIN LATERAL evaltool.multiplicity(a.ps, alpha, correction) m
     ), judged AS (
-        SELECT t.*, coalesce(f.p_adjusted, t.p) AS p_adjusted,
-               coalesce(f.level_alpha, $7) AS level_alpha,
+        SELECT t.*, coalesce(f.p_adjusted, t.p_value) AS p_adj,
+               coalesce(f.level_alpha, alpha) AS level_alpha,
                -- Where the adjusted test keeps "no difference", so does the interval.
-               CASE WHEN f.p_adjusted < $7 OR i.low IS NULL THEN i.low ELSE least(i.low, 0) END AS low,
-               CASE WHEN f.p_adjusted < $7 OR i.high IS NULL THEN i.high
+               CASE WHEN f.p_adjusted < alpha OR i.low IS NULL THEN i.low
+                    ELSE least(i.low, 0) END AS low,
+               CASE WHEN f.p_adjusted < alpha OR i.high IS NULL THEN i.high
                     ELSE greatest(i.high, 0) END AS high
         FROM tested t
         JOIN family f ON f.ord = t.k
-        LEFT JOIN LATERAL evaltool.paired_interval(t.method, t.n, t.won, t.lost, t.est, t.se,
-                                                   t.df, coalesce(f.level_alpha, $7)) i
-          ON t.n > t.n_imputed
+        LEFT JOIN LATERAL evaltool.paired_interval(t.method, t.n_paired, t.better, t.worse,
+                                                   t.delta, t.se, t.df,
+                                                   coalesce(f.level_alpha, alpha)) i
+          ON t.n_paired > t.n_imputed
     )
-    SELECT j.metric, j.slice, j.method, j.n, j.n_imputed, j.n_baseline_only, j.n_candidate_only,
-           j.bm, j.cm, j.est, j.low, j.high, 1 - j.level_alpha, j.lost, j.won,
-           j.p, j.p_adjusted, j.margin,
+    SELECT j.cand, j.metric, j.slice, j.method, j.n_paired, j.n_imputed, j.n_baseline_only,
+           j.n_candidate_only, j.baseline_mean, j.candidate_mean, j.delta, j.low, j.high,
+           1 - j.level_alpha, j.worse, j.better, j.p_value, j.p_adj, j.margin,
            evaltool.min_detectable_effect(
-               CASE WHEN j.method = 'tango' THEN sqrt(greatest(j.won + j.lost, 1)) / j.n
+               CASE WHEN j.method = 'tango'
+                    THEN sqrt(greatest(j.worse + j.better, 1)) / j.n_paired
                     ELSE j.se END, j.level_alpha, 0.8),
            v.verdict,
-           CASE WHEN j.n = j.n_imputed THEN NULL
+           CASE WHEN j.n_paired = j.n_imputed THEN NULL
                 ELSE NOT (v.verdict = 'worse'
                           OR (coalesce(j.margin, 0) > 0 AND v.verdict = 'inconclusive')) END,
-           CASE WHEN $10 THEN j.gain END
+           j.repeat_gain
     FROM judged j
-    CROSS JOIN LATERAL (SELECT CASE WHEN j.n = j.n_imputed THEN 'no paired data'
+    CROSS JOIN LATERAL (SELECT CASE WHEN j.n_paired = j.n_imputed THEN 'no paired data'
                                     ELSE evaltool.verdict(j.low, j.high, j.margin) END) v(verdict)
-    ORDER BY j.k$q$, pairs, slice_expr, cluster_expr, slice_join, groups)
-    USING baseline, candidate, missing, slice_path, cluster_path, margins, alpha, correction,
-          metrics, repeated;
+    ORDER BY j.k;
 END
 $$;
 
+COMMENT ON FUNCTION evaltool.compare_candidates(bigint, bigint[], double precision, text, text, jsonb, text, text, text[]) IS
+    'Several candidate runs, each against one baseline run: the rows of compare_runs for every candidate (in the order given, the column candidate naming it), with p adjusted, intervals drawn and verdicts given over all rows of all candidates as one family (correction holm, bh or none): comparing 4 candidates on 3 metrics is 12 tests. Rows where no pair differs take no part in the correction, as in compare_runs. Each candidate once; the other arguments are those of compare_runs, which is this function with one candidate.';
+
+CREATE OR REPLACE FUNCTION evaltool.compare_runs(baseline bigint, candidate bigint,
+                                                 alpha double precision DEFAULT 0.05,
+                                                 missing text DEFAULT 'worst',
+                                                 correction text DEFAULT 'holm',
+                                                 margins jsonb DEFAULT NULL,
+                                                 slice_by text DEFAULT NULL,
+                                                 cluster_by text DEFAULT NULL,
+                                                 metrics text[] DEFAULT NULL)
+    RETURNS TABLE (metric text, slice text, method text, n_paired bigint, n_imputed bigint,
+                   n_baseline_only bigint, n_candidate_only bigint,
+                   baseline_mean double precision, candidate_mean double precision,
+                   delta double precision, ci_low double precision, ci_high double precision,
+                   ci_level double precision, worse bigint, better bigint,
+                   p_value double precision, p_adjusted double precision,
+                   margin double precision, mde double precision, verdict text,
+                   gate_passed boolean, repeat_gain double precision)
+    LANGUAGE sql STABLE AS
+$$
+SELECT c.metric, c.slice, c.method, c.n_paired, c.n_imputed, c.n_baseline_only,
+       c.n_candidate_only, c.baseline_mean, c.candidate_mean, c.delta, c.ci_low, c.ci_high,
+       c.ci_level, c.worse, c.better, c.p_value, c.p_adjusted, c.margin, c.mde, c.verdict,
+       c.gate_passed, c.repeat_gain
+FROM evaltool.compare_candidates(baseline, ARRAY[candidate], alpha, missing, correction,
+                                 margins, slice_by, cluster_by, metrics) c
+$$;
+
 COMMENT ON FUNCTION evaltool.compare_runs(bigint, bigint, double precision, text, text, jsonb, text, text, text[]) IS
-    'Candidate run against baseline run, per metric (and per slice with slice_by tag or metadata.KEY; slice NULL is all test cases), plus an availability row (the share of calls that succeeded): n paired, missing cases (baseline_only: scored in the baseline, not in the candidate; with missing => worst they count as failures or as the metric''s worst value, n_imputed; candidate_only are left out), means, delta = candidate - baseline with its interval at ci_level, cases worse and better, p-value and p adjusted over all rows (correction holm, bh or none), the margin, the minimum detectable effect at 80% power, the verdict (better, worse, not worse than margin, inconclusive; no paired data where no case is answered and scored in both runs) and whether the row passes the gate (not worse, and with a margin not inconclusive). Methods: tango (pass/fail: Tango score interval and McNemar score test), t (continuous: paired t), cluster_t (cluster_by metadata.KEY: cluster-robust t); below 25 non-zero differences the exact sign-flip mid-p is used where larger. Error responses have no value on continuous metrics. With repeats (either run''s repeats > 1) the test case is the unit: each side''s samples of a case become its pass rate (pass/fail metrics, worst value 0) or mean, compared with t (sign flips below 25 differences), and repeat_gain says how many times the test cases a one-sample comparison would need for the same precision (NULL without repeats or with clusters). margins: a number for every metric, or {"metric": m, "*": default}. metrics: only these (availability is always compared).';
+    'Candidate run against baseline run, per metric (and per slice with slice_by tag or metadata.KEY; slice NULL is all test cases), plus an availability row (the share of calls that succeeded): n paired, missing cases (baseline_only: scored in the baseline, not in the candidate; with missing => worst they count as failures or as the metric''s worst value, n_imputed; candidate_only are left out), means, delta = candidate - baseline with its interval at ci_level, cases worse and better, p-value and p adjusted over all rows (correction holm, bh or none; compare_candidates adjusts over several candidates), the margin, the minimum detectable effect at 80% power, the verdict (better, worse, not worse than margin, inconclusive; no paired data where no case is answered and scored in both runs) and whether the row passes the gate (not worse, and with a margin not inconclusive). Methods: tango (pass/fail: Tango score interval and McNemar score test), t (continuous: paired t), cluster_t (cluster_by metadata.KEY: cluster-robust t); below 25 non-zero differences the exact sign-flip mid-p is used where larger. Error responses have no value on continuous metrics. With repeats (either run''s repeats > 1) the test case is the unit: each side''s samples of a case become its pass rate (pass/fail metrics, worst value 0) or mean, compared with t (sign flips below 25 differences), and repeat_gain says how many times the test cases a one-sample comparison would need for the same precision (NULL without repeats or with clusters). margins: a number for every metric, or {"metric": m, "*": default}. metrics: only these (availability is always compared).';
 
 CREATE OR REPLACE FUNCTION evaltool.regressions(baseline bigint, candidate bigint,
                                                 metric text DEFAULT NULL)

@@ -17,12 +17,12 @@ from evaltool.cli.output import (
     renamed,
     worst_option,
 )
-from evaltool.reports import render
+from evaltool.reports import data, render
 
 
 @click.command(name="compare")
 @click.argument("baseline")
-@click.argument("candidate")
+@click.argument("candidates", nargs=-1, required=True, metavar="CANDIDATE...")
 @comparison_options
 @click.option(
     "--format",
@@ -35,13 +35,14 @@ from evaltool.reports import render
 @click.option(
     "--record",
     is_flag=True,
-    help="Keep the comparison in the database (table comparison), e.g. for a release gate.",
+    help="Keep the comparison in the database (table comparison, a row per candidate), "
+    "e.g. for a release gate.",
 )
 @json_option
 @worst_option
 def compare(
     baseline: str,
-    candidate: str,
+    candidates: tuple[str, ...],
     metrics: tuple[str, ...],
     policy: comparing.Policy,
     fail_on_regression: bool,
@@ -66,6 +67,12 @@ def compare(
     table comparison. A run is given by id, or by model name for that model's latest
     completed run.
 
+    Several candidates (compare 41 42 43) each get their own verdict table against the
+    baseline, and the correction covers the rows of all of them at once (4 candidates on
+    3 metrics are 12 tests; evaltool.compare_candidates). --fail-on-regression fails when
+    any candidate does, --json prints a list with one comparison per candidate, and
+    --record keeps a row per candidate.
+
     \b
     Example:
         evaltool compare 41 42
@@ -75,28 +82,37 @@ def compare(
         evaltool compare 41 42 --by tag --cluster metadata.document
         evaltool compare 41 42 --format md > comment.md
         evaltool compare 41 42 --json | jq '.failed'
+        evaltool compare 41 42 43 44 --fail-on-regression      # three candidates, one family
+        evaltool compare prod-model cand-a cand-b --json | jq '.[].failed'
     """
     as_json = renamed(as_json, fmt == "json", "--format json", "--json")
     with db.connect() as conn:
-        result = comparing.compare(
+        results = comparing.compare_many(
             conn,
             runs.resolve(conn, baseline),
-            runs.resolve(conn, candidate),
+            [runs.resolve(conn, candidate) for candidate in candidates],
             metrics=list(metrics),
             policy=policy,
             worst=worst,
         )
         if record:
-            result["comparison_id"] = comparing.record(conn, result)
+            for result in results:
+                result["comparison_id"] = comparing.record(conn, result)
     if as_json:
-        echo_json(result)
+        echo_json(results[0] if len(results) == 1 else results)
+    elif fmt == "md" and len(results) == 1:
+        click.echo(render.render("compare", "md", results[0]), nl=False)
     elif fmt == "md":
-        click.echo(render.render("compare", "md", result), nl=False)
+        click.echo(render.render("compare_many", "md", data.compare_many_report(results)), nl=False)
     else:
-        _table(result)
+        for i, result in enumerate(results):
+            if i:
+                click.echo()
+            print_verdicts(result)
     if record and not as_json:
-        click.echo(f"recorded as comparison {result['comparison_id']}", err=True)
-    comparing.gate(result, enforce=fail_on_regression)
+        ids = ", ".join(str(r["comparison_id"]) for r in results)
+        click.echo(f"recorded as comparison{'s' if len(results) > 1 else ''} {ids}", err=True)
+    comparing.gate_many(results, enforce=fail_on_regression)
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -121,14 +137,19 @@ def _missing(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _table(result: dict[str, Any]) -> None:
+def print_verdicts(result: dict[str, Any]) -> None:
+    """One comparison (a document of compare.compare or compare_many) as `evaltool compare`
+    prints it: the runs, the verdict table, notes, and the worst regressed test cases."""
     rows = result["metrics"]
     sliced = any(r["slice"] is not None for r in rows)
+    family = result.get("candidates")  # several candidates, adjusted together
+    nth = f" ({family.index(result['candidate']['run_id']) + 1} of {len(family)})" if family else ""
     click.echo(f"baseline  {_label(result['baseline'])}")
-    click.echo(f"candidate {_label(result['candidate'])}")
-    level = rows[0]["ci_level"] if len(rows) == 1 else None
+    click.echo(f"candidate {_label(result['candidate'])}{nth}")
+    level = rows[0]["ci_level"] if len(rows) == 1 and not family else None
     click.echo(
         f"alpha {result['alpha']} for the whole gate ({result['correction']} correction"
+        + (f" over the rows of all {len(family)} candidates" if family else "")
         + (f", intervals at {level:.1%}" if level else ", each interval at its adjusted level")
         + "); delta = candidate - baseline"
     )

@@ -48,6 +48,7 @@ def report() -> None:
     Example:
         evaltool report run 42 -o run-42.html
         evaltool report compare 41 42 -o compare.md
+        evaltool report compare 41 42 43 -o candidates.html   # several candidates
         evaltool report leaderboard --dataset qa -o leaderboard.html
         evaltool report cost --since 2026-11-01 --until 2026-11-30 -o cost.html
     """
@@ -91,17 +92,28 @@ def report_run(
 
 @report.command(name="compare")
 @click.argument("baseline", type=types.RUN)
-@click.argument("candidate", type=types.RUN)
+@click.argument("candidates", type=types.RUN, nargs=-1, required=True, metavar="CANDIDATE...")
 @comparison_options
 @worst_option
+@click.option(
+    "--side-by-side",
+    "side_by_side",
+    type=types.count(0),
+    default=50,
+    show_default=True,
+    help="With several candidates: most test cases whose outputs (or pass/fail verdicts) "
+    "differ to show with every run's output side by side, the most disagreement first; "
+    "0 leaves them out.",
+)
 @_output_options
 def report_compare(
     baseline: str,
-    candidate: str,
+    candidates: tuple[str, ...],
     metrics: tuple[str, ...],
     policy: comparing.Policy,
     fail_on_regression: bool,
     worst: int,
+    side_by_side: int,
     output: Path | None,
     template_dir: Path | None,
 ) -> None:
@@ -111,22 +123,34 @@ def report_compare(
     same options; with --fail-on-regression the report is written before the exit code
     says so.
 
+    With several candidates, each gets its verdict table against the baseline, corrected
+    over all of them together (as `evaltool compare BASELINE CANDIDATE...`), and the test
+    cases where the runs disagree are shown side by side: input, expected, and every run's
+    output (its first sample), with the words that differ from the baseline's marked.
+
     \b
     Example:
         evaltool report compare 41 42 -o compare.html
         evaltool report compare prod-model new-model -o comment.md --fail-on-regression
+        evaltool report compare 41 42 43 44 -o candidates.html     # three candidates
+        evaltool report compare 41 42 43 --side-by-side 200 -o all.html
     """
     with db.connect() as conn:
-        document = comparing.compare(
+        documents = comparing.compare_many(
             conn,
             runs.resolve(conn, baseline),
-            runs.resolve(conn, candidate),
+            [runs.resolve(conn, candidate) for candidate in candidates],
             metrics=list(metrics),
             policy=policy,
             worst=worst,
         )
-    _emit("compare", document, output, template_dir)
-    comparing.gate(document, enforce=fail_on_regression)
+        if len(documents) == 1:
+            kind, document = "compare", documents[0]
+        else:
+            kind = "compare_many"
+            document = data.compare_many_report(documents, conn, cases=side_by_side)
+    _emit(kind, document, output, template_dir)
+    comparing.gate_many(documents, enforce=fail_on_regression)
 
 
 @report.command(name="leaderboard")

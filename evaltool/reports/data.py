@@ -1,6 +1,6 @@
 """The documents that report templates render, each read from the views and SQL
 functions only: nothing that SQL computes is computed again here. The comparison's
-document is evaltool.compare's."""
+document is evaltool.compare's; that of several candidates wraps theirs."""
 
 from datetime import date
 from typing import Any
@@ -96,6 +96,38 @@ def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str,
         "models": by["model"],
         "projects": by["project"],
         "users": by["user"],
+    }
+
+
+def compare_many_report(
+    documents: list[dict[str, Any]],
+    conn: psycopg.Connection | None = None,
+    *,
+    cases: int = 50,
+) -> dict[str, Any]:
+    """The comparisons of several candidates with one baseline (compare.compare_many) as
+    one document: the baseline, every run, each candidate's comparison, the policy, and
+    with `conn` (and `cases` > 0) the test cases where the runs' outputs or pass/fail
+    verdicts differ, side by side: up to `cases` of them, the most disagreement first, and
+    how many there are in all (outputs_total). outputs is None where none were read."""
+    first = documents[0]
+    every_run = [first["baseline"], *(d["candidate"] for d in documents)]
+    outputs = None
+    total = 0
+    if conn is not None and cases > 0:
+        metrics = sorted({r["metric"] for d in documents for r in d["metrics"]} - {"availability"})
+        params = {"runs": [r["run_id"] for r in every_run], "metrics": metrics, "limit": cases}
+        outputs = queries.fetch_all(conn, "compare_outputs", params)
+        total = outputs[0]["total"] if outputs else 0
+    return {
+        "baseline": first["baseline"],
+        "runs": every_run,
+        "comparisons": documents,
+        **{k: first[k] for k in ("alpha", "missing", "correction", "by", "cluster", "margins")},
+        "failed": [d for d in documents if d["failed"]],
+        "no_data": [d for d in documents if d["no_data"]],
+        "outputs": outputs,
+        "outputs_total": total,
     }
 
 

@@ -6,8 +6,10 @@ so a template cannot forget to: only Markup (the output of the md_cell filter, o
 chart SVG) passes unchanged.
 """
 
+import difflib
 import html
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
 # ids and run names also get ":" (autolinks, emoji) and "@" escaped, inside <code>.
 _MD_SPECIAL = frozenset("\\`*_[]|#!~")
 _MD_MODEL_TEXT = _MD_SPECIAL | {":", "@"}
+# The units of word_diff: words, runs of punctuation, runs of white space.
+_TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
 
 
 def format_of(path: Path) -> str:
@@ -80,6 +84,7 @@ def environment(fmt: str, template_dir: Path | None = None) -> jinja2.Environmen
         clip=clip,
         pretty=pretty_json,
         md_cell=md_cell,
+        word_diff=word_diff,
     )
     env.globals.update(scale=scale, bounds=bounds)
     return env
@@ -103,6 +108,42 @@ def md_cell(value: Any, width: int = 200) -> Markup:
     Markdown: escaped, clipped to `width` characters, inside <code> so GitHub makes no
     mentions (@name), issue links (#12) or emoji of it."""
     return Markup(f"<code>{md_escape(clip(as_text(value), width), _MD_MODEL_TEXT)}</code>")
+
+
+def word_diff(text: str, baseline: str | None, width: int = 2000) -> list[tuple[str, str]]:
+    """`text` (clipped to `width` characters) as pieces against `baseline`, word by word:
+    (same, ...) as in the baseline, (added, ...) in its place, (removed, ...) where the
+    baseline had words that `text` dropped, and (more, "… (N more characters)") when it was
+    clipped; a text with little in common with the baseline is added whole. Plain strings:
+    the template escapes each piece as it marks it."""
+    tokens = _TOKEN.findall(text[:width])
+    old = _TOKEN.findall((baseline or "")[:width])
+    pieces: list[tuple[str, str]] = []
+
+    def add(kind: str, words: list[str]) -> None:
+        if not words:
+            return
+        if pieces and pieces[-1][0] == kind:
+            pieces[-1] = (kind, pieces[-1][1] + "".join(words))
+        else:
+            pieces.append((kind, "".join(words)))
+
+    matcher = difflib.SequenceMatcher(None, old, tokens, autojunk=False)
+    # an answer with little in common with the baseline's is all new: striking out the
+    # whole baseline beside it would only double the text
+    opcodes = (
+        matcher.get_opcodes() if matcher.ratio() >= 0.3 else [("insert", 0, 0, 0, len(tokens))]
+    )
+    for op, a1, a2, b1, b2 in opcodes:
+        if op == "equal":
+            add("same", tokens[b1:b2])
+            continue
+        if op in ("replace", "delete") and "".join(old[a1:a2]).strip():
+            add("removed", old[a1:a2])
+        add("added", tokens[b1:b2])
+    if len(text) > width:
+        pieces.append(("more", f"… ({len(text) - width:,} more characters)"))
+    return pieces
 
 
 def as_text(value: Any) -> str:
