@@ -51,6 +51,13 @@ def test_health_fails_with_pending_migrations(empty_db_url: str) -> None:
     assert "schema      not migrated" in result.stdout
 
 
+def test_commands_on_a_database_not_migrated_say_to_migrate(empty_db_url: str) -> None:
+    result = CliRunner().invoke(cli, ["runs", "list"], env={"EVALTOOL_DATABASE_URL": empty_db_url})
+    assert result.exit_code == 1
+    assert result.stderr.endswith("does not exist: the schema is missing or older than "
+                                  "evaltool: run evaltool db migrate\n")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "url, reason",
     [

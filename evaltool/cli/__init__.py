@@ -16,6 +16,7 @@ try:  # Ctrl-C while Python loads the modules below (the first half second): no 
     from evaltool.cli.compare import compare
     from evaltool.cli.datasets import datasets
     from evaltool.cli.db import db
+    from evaltool.cli.eval import eval_suite
     from evaltool.cli.judges import judges_group
     from evaltool.cli.load import load
     from evaltool.cli.models import models_group
@@ -66,6 +67,11 @@ def user_error(message: str, exit_code: int) -> UserError:
     return (CheckError if exit_code == 1 else UserError)(message)
 
 
+# An evaltool table, view, function or column that is not there: a database not migrated
+# yet, or migrated by an older evaltool.
+SCHEMA_SQLSTATES = frozenset({"3F000", "42P01", "42883", "42703"})
+
+
 class EvaltoolGroup(click.Group):
     """Turns the errors of every subcommand into one line on stderr, never a traceback,
     and Ctrl-C into `interrupted` and exit code 130 (Click's own is "Aborted!" and 1).
@@ -86,7 +92,10 @@ class EvaltoolGroup(click.Group):
                 hint = exc.diag.message_hint or exc.diag.message_detail
                 message = first_line(exc) + (f" ({hint})" if hint else "")
                 raise user_error(hide_secrets(message), 2) from exc
-            raise user_error(f"database error: {hide_secrets(first_line(exc))}", 1) from exc
+            message = f"database error: {hide_secrets(first_line(exc))}"
+            if exc.sqlstate in SCHEMA_SQLSTATES and "evaltool" in str(exc):
+                message += ": the schema is missing or older than evaltool: run evaltool db migrate"
+            raise user_error(message, 1) from exc
         except KeyboardInterrupt as exc:
             self._debug(ctx)
             raise Interrupted() from exc
@@ -140,6 +149,7 @@ cli.add_command(report)
 cli.add_command(preferences_group)
 cli.add_command(judges_group)
 cli.add_command(templates_group)
+cli.add_command(eval_suite)
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 -- A new pending run of a model over a dataset, with a snapshot of the model (and its price
 -- and parameters in force now) taken at creation, so workers call what was asked for even
 -- when the registry changes later.
--- The configuration hash (the response cache's) is taken from the same snapshot.
+-- The configuration hash (the response cache's) is taken from the same snapshot. "Now" is
+-- the clock, not the transaction's start: changes of price and parameters are stamped by
+-- the clock, and one made earlier in the same transaction (a suite registering its models,
+-- then running them) must be in force for this run.
 INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
                           git_revision, created_by, tags, notes, metadata, repeats,
                           template_id, suite, config_hash)
@@ -11,8 +14,9 @@ SELECT m.id, %(dataset_id)s, %(name)s, 'pending', s.snapshot, s.params, %(git_re
        %(tags)s, %(notes)s, %(metadata)s, %(repeats)s, %(template_id)s, %(suite)s,
        evaltool.model_config_hash(s.snapshot, s.params)
 FROM evaltool.model m
-CROSS JOIN LATERAL (SELECT evaltool.model_snapshot(m.id, now()) AS snapshot,
-                           evaltool.model_params_at(m.id, now()) AS params) s
+CROSS JOIN (SELECT clock_timestamp() AS at) c
+CROSS JOIN LATERAL (SELECT evaltool.model_snapshot(m.id, c.at) AS snapshot,
+                           evaltool.model_params_at(m.id, c.at) AS params) s
 WHERE m.name = %(model)s
 RETURNING id
 
