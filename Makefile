@@ -21,30 +21,18 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## demo: on the embedded PostgreSQL, load the example test cases, run two local model
-## versions over them (the second sampled 5 times per test case), score both in SQL, name
-## the flaky test cases, compare them, and write the comparison report
-DEMO_METRICS = --metric exact_match:all --metric numeric_close --metric edit_similarity \
-	--metric latency_under:50
+## demo: on the embedded PostgreSQL, run the evaluation of examples/qa-suite.yaml in one
+## command (load the example test cases, run two local model versions over them 5 times per
+## test case, score them in SQL, compare them, write reports/out/demo-suite.html and .md),
+## name the flaky test cases, then have a local judge compare the two pairwise and print
+## their Bradley-Terry ratings
 demo: install
 	$(BIN)/evaltool db up
 	$(BIN)/evaltool db migrate
-	$(BIN)/evaltool load prompts examples/qa.jsonl --dataset demo-qa
-	$(BIN)/evaltool models add demo-v1 --adapter python --model-id examples.qa_models:v1 --exist-ok
-	$(BIN)/evaltool models add demo-v2 --adapter python --model-id examples.qa_models:v2 --exist-ok
-	$(BIN)/evaltool models price demo-v1 --input-per-mtok 0.15 --output-per-mtok 0.60
-	$(BIN)/evaltool models price demo-v2 --input-per-mtok 0.25 --output-per-mtok 1.00
-	$(BIN)/evaltool models params demo-v2 temperature=0.8
-	$(BIN)/evaltool run demo-v1 demo-qa --tag demo
-	$(BIN)/evaltool run demo-v2 demo-qa --tag demo --repeats 5
-	$(BIN)/evaltool score demo-v1 $(DEMO_METRICS)
-	$(BIN)/evaltool score demo-v2 $(DEMO_METRICS)
+	$(BIN)/evaltool eval examples/qa-suite.yaml
 	$(BIN)/evaltool runs flaky demo-v2
 	$(BIN)/evaltool refresh
 	$(BIN)/evaltool db psql -f examples/demo_compare.sql
-	$(BIN)/evaltool compare demo-v1 demo-v2
-	$(BIN)/evaltool report compare demo-v1 demo-v2 -o reports/out/demo-compare.html
-	$(BIN)/evaltool report compare demo-v1 demo-v2 -o reports/out/demo-compare.md
 	$(BIN)/evaltool models add demo-judge --adapter python --model-id examples.qa_models:judge --exist-ok
 	$(BIN)/evaltool preferences judge demo-v1 demo-v2 --judge demo-judge
 	$(BIN)/evaltool preferences ratings

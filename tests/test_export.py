@@ -40,6 +40,10 @@ FIELDS = [
     "cost_usd",
     "attempts",
     "created_at",
+    "template",
+    "template_version",
+    "request",
+    "cached_from",
 ]
 
 CASES = [

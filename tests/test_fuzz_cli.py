@@ -276,7 +276,7 @@ def test_no_value_makes_a_traceback(
         ),
         (
             ["report", "compare", "1", "²"],  # a digit to str.isdigit, not to int()
-            "Invalid value for 'CANDIDATE': '²' is not a run id: see evaltool runs list.",
+            "Invalid value for 'CANDIDATE...': '²' is not a run id: see evaltool runs list.",
         ),
         (
             ["load", "prompts", "x" * 300, "-d", "qa"],

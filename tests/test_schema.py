@@ -196,6 +196,7 @@ def test_every_mutable_table_has_the_updated_at_trigger(conn: psycopg.Connection
             "preference",
             "project",
             "prompt",
+            "prompt_template",
             "provider",
             "response",
             "run",

@@ -16,8 +16,10 @@ from evaltool.errors import EvaltoolError
 
 @click.group(name="templates")
 def templates_group() -> None:
-    """Prompt templates: Jinja over a test case's fields that renders the messages a model
-    is sent. A changed body is a new version; versions never change.
+    """Prompt templates: the messages a model is sent, rendered from a test case.
+
+    A template is Jinja over a test case's fields. A changed body is a new version;
+    versions never change.
 
     \b
     Example:
@@ -109,8 +111,10 @@ def list_(as_json: bool) -> None:
 )
 @json_option
 def show(template: str, case_json: str | None, as_json: bool) -> None:
-    """Show a template's messages (the latest version unless VERSION is given), or, with
-    --render, the messages it makes of one test case.
+    """Show a template's messages, or those it renders from one test case.
+
+    The latest version unless VERSION is given; with --render, the messages it makes of
+    the test case given as JSON.
 
     A template sees input, expected, metadata, tags and external_id, and each key of an
     object input as a variable of its own.
