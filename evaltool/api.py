@@ -15,13 +15,14 @@ Every call runs the same functions and SQL as the command line, and stores every
 the database: a run made here is listed, compared and reported like any other.
 """
 
+import functools
 import json
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 import psycopg
 
@@ -39,12 +40,38 @@ from evaltool import (
 )
 from evaltool import templates as prompt_templates
 from evaltool.adapters import local
+from evaltool.compare import Policy
 from evaltool.errors import EvaltoolError
 from evaltool.load.prompts import load_prompts
 from evaltool.load.sources import expand
 from evaltool.progress import TaskProgress
 
+if TYPE_CHECKING:
+    from evaltool.evaluation import Evaluation
+
 Rows = list[dict[str, Any]]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _unit(method: Callable[P, R]) -> Callable[P, R]:
+    """One call, one transaction: what a call did is committed when it returns and rolled
+    back when it raises, so a notebook loses nothing at a restart and its connection never
+    sits idle in a transaction (holding back vacuum) between cells."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        owner: Any = args[0]  # an Evaltool, or a Run of one
+        conn: psycopg.Connection = getattr(owner, "client", owner).conn
+        try:
+            result = method(*args, **kwargs)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        return result
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -54,10 +81,12 @@ class Run:
     id: int
     client: "Evaltool"
 
+    @_unit
     def summary(self) -> dict[str, Any]:
         """Its row of run_summary: status, counts, tokens, cost, latency, template."""
         return runs.summary(self.client.conn, self.id)
 
+    @_unit
     def metrics(self) -> Rows:
         """One row per metric scored (run_metric_summary): n, pass rate, mean, intervals."""
         return runs.show(self.client.conn, self.id)["metrics"]
@@ -65,7 +94,13 @@ class Run:
     def responses(self) -> Iterator[dict[str, Any]]:
         """Every response with its test case and scores, as `evaltool runs export` writes
         them, streamed."""
-        yield from runexport.records(self.client.conn, self.id)
+        conn = self.client.conn
+        try:
+            yield from runexport.records(conn, self.id)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()  # ends the transaction the server-side cursor needed
 
     def to_pandas(self) -> Any:
         """The responses as a pandas DataFrame (pip install 'evaltool[pandas]')."""
@@ -75,6 +110,7 @@ class Run:
             raise EvaltoolError("to_pandas needs pandas: pip install 'evaltool[pandas]'") from None
         return pandas.DataFrame(list(self.responses()))
 
+    @_unit
     def score(self, metrics: Sequence[str], *, reference: "Run | int | None" = None) -> Rows:
         """Score it with more metrics (SCORER[:ARG] or NAME=SCORER[:ARG])."""
         return self.client.score(self, metrics, reference=reference)
@@ -94,9 +130,15 @@ class Evaltool:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        # as psycopg's own connection does: commit unless the block raised
+        if kind is None:
+            self.conn.commit()
+        else:
+            self.conn.rollback()
         self.close()
 
+    @_unit
     def load_dataset(
         self,
         name: str,
@@ -121,6 +163,7 @@ class Evaltool:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
             return asdict(load_prompts(self.conn, expand([str(path)], (".jsonl",)), ref))
 
+    @_unit
     def add_model(
         self,
         name: str,
@@ -158,6 +201,7 @@ class Evaltool:
         )
         return name
 
+    @_unit
     def add_template(
         self,
         name: str,
@@ -180,6 +224,7 @@ class Evaltool:
         template, _ = prompt_templates.add(self.conn, name, messages, description)
         return template
 
+    @_unit
     def run(
         self,
         model: str,
@@ -245,6 +290,7 @@ class Evaltool:
             self.score(made, metrics)
         return made
 
+    @_unit
     def score(
         self, run: Run | int, metrics: Sequence[str], *, reference: Run | int | None = None
     ) -> Rows:
@@ -257,13 +303,14 @@ class Evaltool:
             return scoring.score_run(self.conn, run_id, specs)
         return scoring.score_run(self.conn, run_id, specs, reference=_run_id(reference))
 
+    @_unit
     def compare(
         self,
         baseline: Run | int | str,
         candidate: Run | int | str,
         *,
         metrics: Sequence[str] | None = None,
-        policy: compare.Policy | None = None,
+        policy: Policy | None = None,
     ) -> dict[str, Any]:
         """The comparison of two runs, as `evaltool compare --json` prints it: `metrics`
         (one verdict row per metric and slice), `failed` (rows that fail the gate),
@@ -276,10 +323,40 @@ class Evaltool:
             policy=policy,
         )
 
+    @_unit
+    def compare_many(
+        self,
+        baseline: Run | int | str,
+        candidates: Sequence[Run | int | str],
+        *,
+        metrics: Sequence[str] | None = None,
+        policy: Policy | None = None,
+    ) -> list[dict[str, Any]]:
+        """Several candidates against one baseline, as `evaltool compare BASELINE
+        CANDIDATE...`: one document per candidate, like compare's, with the correction
+        over all of them as one family of tests."""
+        return compare.compare_many(
+            self.conn,
+            self._resolve(baseline),
+            [self._resolve(c) for c in candidates],
+            metrics=list(metrics) if metrics else None,
+            policy=policy,
+        )
+
+    @_unit
+    def eval_suite(self, path: str | Path) -> "Evaluation":
+        """Run the evaluation a suite file describes, as `evaltool eval SUITE.yaml` does
+        (without its exit code): its runs, baseline, comparisons and reports."""
+        from evaltool import evaluation, suite
+
+        return evaluation.evaluate(self, suite.load(Path(path)))
+
+    @_unit
     def runs(self, query: str = "", limit: int = 50) -> Rows:
         """Runs matching `evaltool runs search` syntax, newest first."""
         return runs.find(self.conn, runfilter.parse(query), limit)
 
+    @_unit
     def get_run(self, ref: int | str) -> Run:
         """A run by id, or a model name for its latest completed run."""
         return Run(self._resolve(ref), self)

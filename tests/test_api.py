@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import evaltool
@@ -58,7 +59,7 @@ def test_a_session_with_templates_models_and_a_comparison(db_url: str, tmp_path:
             env.setenv("OPENAI_API_KEY", "sk-api-test")
             http = ev.run("http", "sums", template="sum", metrics=["exact_match"])
             cached = ev.run("http", "sums", template=template)
-        assert server.questions() == ["Compute 2+2", "Compute 3+3", "Compute 5+5"]
+        assert sorted(server.questions()) == ["Compute 2+2", "Compute 3+3", "Compute 5+5"]
         assert cached.summary()["cached"] == 3
         assert http.summary()["template"] == f"sum:{template.version}"
         verdicts = ev.compare(base, http)
@@ -67,3 +68,48 @@ def test_a_session_with_templates_models_and_a_comparison(db_url: str, tmp_path:
         assert ev.get_run("http").id == cached.id
         with pytest.raises(evaltool.EvaltoolError, match="no template 'nope'"):
             ev.run("local", "sums", template="nope")
+
+
+def test_several_candidates_and_a_suite_file(db_url: str, tmp_path: Path) -> None:
+    with evaltool.connect(db_url) as ev:
+        ev.load_dataset("sums", CASES)
+        ev.add_model("local", add)
+        ev.add_model("fours", lambda input: "4")
+        base = ev.run("local", "sums", metrics=["exact_match"])
+        fours = ev.run("fours", "sums", metrics=["exact_match"])
+        same = ev.run("local", "sums", metrics=["exact_match"])
+        documents = ev.compare_many(base, [fours, same], metrics=["exact_match"])
+        means = [
+            (d["candidate"]["run_id"], r["candidate_mean"])
+            for d in documents
+            for r in d["metrics"]
+            if r["metric"] == "exact_match"
+        ]
+        assert means == [(fours.id, 1 / 3), (same.id, 2 / 3)]
+        suite = tmp_path / "suite.yaml"
+        suite.write_text(
+            "name: api-suite\ndataset: sums\nmodels: [local, fours]\n"
+            "metrics: [exact_match]\nbaseline: local\n"
+        )
+        done = ev.eval_suite(suite)
+    assert [r["model"] for r in done.runs] == ["local", "fours"]
+    assert [r["suite"] for r in done.runs] == ["api-suite"] * 2
+    assert done.baseline == done.runs[0]["run_id"]
+    assert [c["candidate"]["run_id"] for c in done.comparisons] == [done.runs[1]["run_id"]]
+
+
+def test_each_call_is_committed_and_leaves_the_connection_idle(db_url: str) -> None:
+    ev = evaltool.connect(db_url)
+    ev.add_template("kept", user="{{ input }}")
+    ev.load_dataset("sums", CASES)
+    assert ev.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with pytest.raises(evaltool.EvaltoolError):
+        ev.add_model("broken")  # neither a function nor an adapter
+    assert ev.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    ev.close()  # a notebook's kernel that stops: what the calls did stays
+    with psycopg.connect(db_url) as conn:
+        found = conn.execute(
+            "SELECT (SELECT count(*) FROM evaltool.prompt_template WHERE name = 'kept'),"
+            " (SELECT count(*) FROM evaltool.prompt)"
+        ).fetchone()
+    assert found == (1, 3)
