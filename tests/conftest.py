@@ -8,8 +8,11 @@ from click.testing import CliRunner, Result
 
 from evaltool.cli import cli
 
-# The user's own settings must never leak into a test (nor point it at their database).
-for _name in [n for n in os.environ if n.startswith("EVALTOOL_") and n != "EVALTOOL_TEST_DSN"]:
+# The user's own settings must never leak into a test (nor point it at their database);
+# EVALTOOL_TEST_* say how the test session itself runs.
+for _name in [n for n in os.environ if n.startswith("EVALTOOL_")]:
+    if _name.startswith("EVALTOOL_TEST_"):
+        continue
     del os.environ[_name]
 
 

@@ -24,6 +24,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from evaltool import config, embedded, migrate
 
 TEST_DSN_ENV = "EVALTOOL_TEST_DSN"
+DB_ONLY_ENV = "EVALTOOL_TEST_DB_ONLY"
 REPO = Path(__file__).resolve().parent.parent
 EMBEDDED_TEST_HOME = REPO / ".evaltool" / "test"
 # Every migration id, oldest first, and the schema version once all are applied.
@@ -185,3 +186,17 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With EVALTOOL_TEST_DB_ONLY=1 (make test's run on the second server), only the tests
+    that use a database server run: the others would test the same code twice."""
+    if os.environ.get(DB_ONLY_ENV) != "1":
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        (keep if "pg_server" in getattr(item, "fixturenames", ()) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
