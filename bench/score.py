@@ -6,7 +6,8 @@ Measured in one process on a fresh database (evaltool_bench, on evaltool's serve
   python loop   fetch run B's outputs, compare in Python, executemany the scores back
   compare_runs  evaltool.compare_runs(A, B) over both runs' scores, once right after B's
                 rescore (a million dead row versions) and once after VACUUM, as autovacuum does
-  refresh       evaltool.refresh_aggregates(): the materialized per-run statistics
+  refresh       evaltool.refresh_aggregates(): the per-run statistics left stale (none:
+                scoring recomputes its run's at commit)
   report run    `evaltool report run B -o FILE.html`, a whole process (start included)
   report compare  `evaltool report compare A B -o FILE.html`, a whole process
 """

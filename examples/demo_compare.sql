@@ -11,7 +11,7 @@ WHERE run_id IN (SELECT max(r.id) FROM evaltool.run r JOIN evaltool.model m ON m
                  WHERE m.name IN ('demo-v1', 'demo-v2') GROUP BY m.name)
 ORDER BY model;
 
-\echo 'Their metrics, from the materialized evaltool.run_metric_stats (as of evaltool refresh);'
+\echo 'Their metrics, from evaltool.run_metric_stats (recomputed as their scores were committed);'
 \echo 'demo-v2 answered each test case 5 times: its rates and intervals are over test cases'
 SELECT s.run_id, m.name AS model, s.metric, s.n_cases AS cases, s.n AS scores,
        round(s.pass_rate::numeric, 3) AS pass_rate,

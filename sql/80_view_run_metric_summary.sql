@@ -79,7 +79,8 @@ SELECT a.run_id, a.metric, a.n, a.n_passed,
        a.mean, a.stddev, a.min, a.max, a.p50, a.p95,
        a.mean - t.half AS mean_low, a.mean + t.half AS mean_high,
        a.scorer, a.scorer_version, a.scored_at,
-       a.n_cases
+       a.n_cases,
+       a.n_judged
 FROM stat a
 LEFT JOIN LATERAL evaltool.wilson_interval(a.n_passed, a.n_judged) AS w ON true
 -- The CASE, not a WHERE, guards the t quantile: the planner may evaluate a lateral
@@ -115,3 +116,4 @@ COMMENT ON COLUMN evaltool.run_metric_summary.scorer IS 'Scorer that wrote the s
 COMMENT ON COLUMN evaltool.run_metric_summary.scorer_version IS 'Scorer version (the highest where several).';
 COMMENT ON COLUMN evaltool.run_metric_summary.scored_at IS 'When the last of these scores was written.';
 COMMENT ON COLUMN evaltool.run_metric_summary.n_cases IS 'Test cases with a score of this metric (equal to n for a run without repeats).';
+COMMENT ON COLUMN evaltool.run_metric_summary.n_judged IS 'Scores with a pass/fail verdict (with repeats: over all samples); n_passed / n_judged summed over metrics is the run''s pass rate over all its verdicts.';

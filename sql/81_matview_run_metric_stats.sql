@@ -1,7 +1,10 @@
 -- requires: 0005_scoring
 -- requires: 0009_repeats
--- evaltool.run_metric_stats: the materialized copy of run_metric_summary, with the unique
--- index that REFRESH ... CONCURRENTLY needs, and evaltool.refresh_aggregates to refresh it.
+-- unless: 0012_run_metric_stats
+-- evaltool.run_metric_stats below migration 0012, which makes it a table kept current at
+-- each commit (sql/81_fn_run_stats.sql): the materialized copy of run_metric_summary, with
+-- the unique index that REFRESH ... CONCURRENTLY needs, and evaltool.refresh_aggregates to
+-- refresh it. evaltool.model_performance (sql/81_view_model_performance.sql) reads it.
 -- A materialized view holds data, so it is not dropped and re-created on every migrate:
 -- only when its definition (this one and run_metric_summary's) changed, as recorded by a
 -- fingerprint in its comment.
@@ -14,7 +17,7 @@ BEGIN
     IF current LIKE '%(definition ' || fingerprint || ')' THEN
         RETURN;
     END IF;
-    -- model_performance (below) reads it and is re-created below.
+    -- model_performance reads it; sql/81_view_model_performance.sql re-creates it.
     DROP VIEW IF EXISTS evaltool.model_performance;
     DROP MATERIALIZED VIEW IF EXISTS evaltool.run_metric_stats;
     CREATE MATERIALIZED VIEW evaltool.run_metric_stats AS
@@ -47,6 +50,7 @@ COMMENT ON COLUMN evaltool.run_metric_stats.scorer IS 'Scorer that wrote the sco
 COMMENT ON COLUMN evaltool.run_metric_stats.scorer_version IS 'Scorer version.';
 COMMENT ON COLUMN evaltool.run_metric_stats.scored_at IS 'When the last of these scores was written.';
 COMMENT ON COLUMN evaltool.run_metric_stats.n_cases IS 'Test cases with a score of this metric (equal to n without repeats).';
+COMMENT ON COLUMN evaltool.run_metric_stats.n_judged IS 'Scores with a pass/fail verdict (with repeats: over all samples).';
 
 CREATE OR REPLACE FUNCTION evaltool.refresh_aggregates(concurrent boolean DEFAULT true)
     RETURNS TABLE (view_name text, rows bigint, seconds double precision)
@@ -80,34 +84,3 @@ REVOKE EXECUTE ON FUNCTION evaltool.refresh_aggregates(boolean) FROM PUBLIC;
 
 COMMENT ON FUNCTION evaltool.refresh_aggregates(boolean) IS
     'Refreshes every materialized view of schema evaltool (CONCURRENTLY by default, so readers are not blocked) and records each refresh in refresh_log. Runs as the schema owner, so evaltool_writer may call it (e.g. from pg_cron).';
-
--- Dashboards over the materialized statistics.
-CREATE OR REPLACE VIEW evaltool.model_performance AS
-SELECT m.name AS model, d.name AS dataset, d.version AS dataset_version, s.metric,
-       count(*) AS runs,
-       avg(s.pass_rate) AS mean_pass_rate,
-       avg(s.mean) AS mean_value,
-       (array_agg(s.pass_rate ORDER BY r.created_at DESC, r.id DESC))[1] AS latest_pass_rate,
-       (array_agg(s.mean ORDER BY r.created_at DESC, r.id DESC))[1] AS latest_value,
-       max(r.id) AS latest_run_id,
-       max(r.created_at) AS latest_run_at
-FROM evaltool.run_metric_stats s
-JOIN evaltool.run r ON r.id = s.run_id
-JOIN evaltool.model m ON m.id = r.model_id
-JOIN evaltool.dataset d ON d.id = r.dataset_id
-WHERE r.status = 'completed'
-GROUP BY m.name, d.name, d.version, s.metric;
-
-COMMENT ON VIEW evaltool.model_performance IS
-    'Per model, dataset and metric over completed runs, from run_metric_stats (as of its last refresh): how many runs, mean pass rate and value across them, and the latest run''s.';
-COMMENT ON COLUMN evaltool.model_performance.model IS 'Registry name of the model.';
-COMMENT ON COLUMN evaltool.model_performance.dataset IS 'Dataset name.';
-COMMENT ON COLUMN evaltool.model_performance.dataset_version IS 'Dataset version.';
-COMMENT ON COLUMN evaltool.model_performance.metric IS 'Metric name.';
-COMMENT ON COLUMN evaltool.model_performance.runs IS 'Completed runs with this metric.';
-COMMENT ON COLUMN evaltool.model_performance.mean_pass_rate IS 'Mean of the runs'' pass rates.';
-COMMENT ON COLUMN evaltool.model_performance.mean_value IS 'Mean of the runs'' mean values.';
-COMMENT ON COLUMN evaltool.model_performance.latest_pass_rate IS 'Pass rate of the latest run.';
-COMMENT ON COLUMN evaltool.model_performance.latest_value IS 'Mean value of the latest run.';
-COMMENT ON COLUMN evaltool.model_performance.latest_run_id IS 'The latest run.';
-COMMENT ON COLUMN evaltool.model_performance.latest_run_at IS 'When the latest run was created.';

@@ -228,10 +228,7 @@ def test_summary_of_a_run_without_repeats_keeps_the_wilson_interval(
     )
 
 
-def test_refresh_materializes_n_cases(
-    run_cli: RunCli, conn: psycopg.Connection, setup: dict[str, int]
-) -> None:
-    assert run_cli("refresh", "--quiet").exit_code == 0
+def test_run_metric_stats_stores_n_cases(conn: psycopg.Connection, setup: dict[str, int]) -> None:
     stored = conn.execute(
         """SELECT run_id, n, n_cases, pass_rate FROM evaltool.run_metric_stats
            WHERE metric = 'ok' ORDER BY run_id"""

@@ -26,6 +26,7 @@ ALL = [
     "0009_repeats",
     "0010_score_history",
     "0011_templates_cache",
+    "0012_run_metric_stats",
 ]
 
 
@@ -83,7 +84,8 @@ def test_rolling_back_the_lean_insert_audit_restores_the_inserted_values(
             (row_id, None) for row_id, _ in shown[1:]
         ]
 
-        assert migrate.rollback(empty_db_url, count=4)[-1] == "0008_audit_insert_without_row"
+        back_to = ALL.index("0008_audit_insert_without_row")
+        assert migrate.rollback(empty_db_url, count=len(ALL) - back_to)[-1] == ALL[back_to]
         # Every INSERT row holds the values inserted again, and new ones copy the row.
         assert conn.execute(trail.format("audit_log")).fetchall() == shown
         conn.execute("INSERT INTO evaltool.prompt (dataset_id, input) VALUES (1, '\"new\"')")

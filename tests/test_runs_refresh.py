@@ -97,27 +97,26 @@ def test_runs_show_and_delete(
     assert (missing.exit_code, missing.stderr.strip()) == (2, "Error: no run 999")
 
 
-def test_refresh_updates_the_aggregate_and_logs_it(
+def test_scores_update_the_statistics_at_commit_and_refresh_logs_what_was_left(
     run_cli: RunCli, conn: psycopg.Connection, three_runs: list[int]
 ) -> None:
     a = three_runs[0]
+    stats = """SELECT n, n_passed, pass_rate, pass_rate_low
+               FROM evaltool.run_metric_stats WHERE run_id = %s"""
+    # Computed when the scores were committed: nothing is left for refresh.
+    assert conn.execute(stats, (a,)).fetchone() == (10, 9, 0.9, pytest.approx(0.5958, abs=1e-4))
     result = run_cli("refresh", "--json")
     assert result.exit_code == 0, result.output
     assert [(r["view_name"], r["rows"]) for r in json.loads(result.stdout)] == [
-        ("evaltool.run_metric_stats", 2)
+        ("evaltool.run_metric_stats", 0)
     ]
-    stats = conn.execute(
-        """SELECT n, n_passed, pass_rate, pass_rate_low
-                            FROM evaltool.run_metric_stats WHERE run_id = %s""",
-        (a,),
-    )
-    assert stats.fetchone() == (10, 9, 0.9, pytest.approx(0.5958, abs=1e-4))
     conn.execute("DELETE FROM evaltool.score")
     conn.commit()
+    assert conn.execute("SELECT count(*) FROM evaltool.run_metric_stats").fetchone() == (0,)
     assert run_cli("refresh", "--blocking", "--quiet").output == ""
     log = conn.execute("SELECT view_name, concurrent, rows FROM evaltool.refresh_log ORDER BY id")
     assert log.fetchall() == [
-        ("evaltool.run_metric_stats", True, 2),
+        ("evaltool.run_metric_stats", True, 0),
         ("evaltool.run_metric_stats", False, 0),
     ]
 

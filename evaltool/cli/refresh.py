@@ -1,4 +1,4 @@
-"""`evaltool refresh`: refresh the materialized aggregates, now or on a schedule."""
+"""`evaltool refresh`: bring the aggregates up to date, now or on a schedule."""
 
 import os
 
@@ -19,15 +19,21 @@ from evaltool.cli.output import echo_json, echo_table, json_option
 @click.option(
     "--blocking",
     is_flag=True,
-    help="Refresh without CONCURRENTLY: faster, but readers wait until it is done.",
+    help="Refresh materialized views without CONCURRENTLY: faster, but readers wait until it "
+    "is done. (Recomputing run_metric_stats never blocks readers.)",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing on success (for cron).")
 @json_option
 def refresh(schedule: str | None, blocking: bool, quiet: bool, as_json: bool) -> None:
-    """Refresh the materialized aggregates (evaltool.run_metric_stats).
+    """Recompute the runs whose statistics are stale, and refresh materialized views.
 
-    Refreshes run CONCURRENTLY, so psql users and reports keep reading while it works,
-    and each one is recorded in evaltool.refresh_log (when, how long, rows, by whom).
+    evaltool.run_metric_stats is recomputed for a run when the transaction that changed
+    its scores commits (and for the runs of an upgraded database by `evaltool db migrate`),
+    so refresh finds only runs left stale by writes made with triggers off, and costs time
+    in proportion to them, not to the history.
+    Materialized views are refreshed CONCURRENTLY, so psql users and reports keep reading
+    while it works. Each step is recorded in evaltool.refresh_log (when, how long, rows:
+    runs recomputed or the view's rows, by whom).
 
     \b
     Example:

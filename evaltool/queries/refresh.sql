@@ -1,5 +1,6 @@
 -- refresh_aggregates --
--- Refreshes every materialized view of the schema and logs it (sql/81_matview_run_metric_stats.sql).
+-- Recomputes the stale runs' run_metric_stats, refreshes every materialized view of the
+-- schema and logs each (sql/81_fn_run_stats.sql; below 0012 sql/81_matview_run_metric_stats.sql).
 SELECT view_name, rows, seconds FROM evaltool.refresh_aggregates(%(concurrent)s)
 
 -- pg_cron_database --

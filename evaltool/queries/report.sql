@@ -25,24 +25,37 @@ LIMIT %(limit)s
 
 -- report_leaderboard --
 -- Models ranked per dataset and metric by their latest completed run (higher is better:
--- pass rate, else mean value), from model_performance and run_metric_stats as of their
--- last refresh, with the latest run's cost and median latency.
-SELECT mp.dataset, mp.dataset_version, mp.metric, mp.model, mp.runs,
-       mp.latest_run_id, mp.latest_run_at, mp.mean_pass_rate, mp.mean_value,
-       st.n, st.pass_rate, st.pass_rate_low, st.pass_rate_high, st.mean, st.mean_low,
-       st.mean_high, rs.cost_usd, rs.latency_p50_ms,
-       rank() OVER (PARTITION BY mp.dataset, mp.dataset_version, mp.metric
-                    ORDER BY coalesce(st.pass_rate, st.mean) DESC NULLS LAST) AS rank
-FROM evaltool.model_performance mp
-JOIN evaltool.run_metric_stats st ON st.run_id = mp.latest_run_id AND st.metric = mp.metric
-JOIN evaltool.run_summary rs ON rs.run_id = mp.latest_run_id
-WHERE (%(dataset)s::text IS NULL OR mp.dataset = %(dataset)s)
-  AND (%(metrics)s::text[] IS NULL OR mp.metric = ANY(%(metrics)s))
-ORDER BY mp.dataset, mp.dataset_version, mp.metric, rank, mp.model
-
--- report_last_refresh --
--- When the materialized aggregates were last refreshed (NULL: never by evaltool).
-SELECT max(finished_at) AS refreshed_at FROM evaltool.refresh_log
+-- pass rate, else mean value), from model_performance and run_metric_stats (current as
+-- of each run's last committed change of scores), with the latest run's cost and median
+-- latency: computed for those latest runs alone, so the board costs the same however
+-- long the history behind it.
+WITH board AS (
+    SELECT mp.dataset, mp.dataset_version, mp.metric, mp.model, mp.runs,
+           mp.latest_run_id, mp.latest_run_at, mp.mean_pass_rate, mp.mean_value,
+           st.n, st.pass_rate, st.pass_rate_low, st.pass_rate_high, st.mean, st.mean_low,
+           st.mean_high
+    FROM evaltool.model_performance mp
+    JOIN evaltool.run_metric_stats st
+      ON st.run_id = mp.latest_run_id AND st.metric = mp.metric
+    WHERE (%(dataset)s::text IS NULL OR mp.dataset = %(dataset)s)
+      AND (%(metrics)s::text[] IS NULL OR mp.metric = ANY(%(metrics)s))
+), spend AS (
+    SELECT l.run_id, c.cost_usd, c.latency_p50_ms
+    FROM (SELECT DISTINCT latest_run_id AS run_id FROM board) l
+    CROSS JOIN LATERAL (
+        SELECT sum(x.cost_usd) AS cost_usd,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY x.latency_ms)
+                   FILTER (WHERE x.status = 'ok') AS latency_p50_ms
+        FROM evaltool.response x
+        WHERE x.run_id = l.run_id
+    ) c
+)
+SELECT b.*, sp.cost_usd, sp.latency_p50_ms,
+       rank() OVER (PARTITION BY b.dataset, b.dataset_version, b.metric
+                    ORDER BY coalesce(b.pass_rate, b.mean) DESC NULLS LAST) AS rank
+FROM board b
+JOIN spend sp ON sp.run_id = b.latest_run_id
+ORDER BY b.dataset, b.dataset_version, b.metric, rank, b.model
 
 -- report_cost --
 -- Calls, tokens and cost from cost_daily between %(since)s and %(until)s (days), in one

@@ -57,13 +57,11 @@ def leaderboard_report(
     dataset: str | None = None,
     metrics: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Models ranked per dataset and metric by their latest completed run, as of the last
-    refresh of the materialized aggregates."""
+    """Models ranked per dataset and metric by their latest completed run, from the per-run
+    statistics (current as soon as a run's scores are)."""
     params = {"dataset": dataset, "metrics": metrics or None}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(queries.get("report_leaderboard"), params).fetchall()
-        last = cur.execute(queries.get("report_last_refresh")).fetchone()
-        refreshed = last["refreshed_at"] if last else None
     boards: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         boards.setdefault((row["dataset"], row["dataset_version"], row["metric"]), []).append(row)
@@ -73,7 +71,6 @@ def leaderboard_report(
             {"dataset": d, "dataset_version": v, "metric": m, "rows": board}
             for (d, v, m), board in boards.items()
         ],
-        "refreshed_at": refreshed,
     }
 
 
