@@ -1,38 +1,67 @@
 -- runs_find --
--- Runs matching a filter, newest first, with their pass rate (over every pass/fail score)
--- and success rate (ok responses / responses). NULL parameters do not filter. Words match
--- as plain text: a % or _ in them is no LIKE wildcard.
+-- Runs matching a filter, newest first, with their pass rate (over every pass/fail verdict,
+-- from run_metric_stats) and success rate (ok responses / responses). NULL parameters do
+-- not filter. Words match as plain text: a % or _ in them is no LIKE wildcard.
+-- The page is chosen first, from the run, its names and its stored statistics, and only
+-- its runs are summarised over their responses (run_summary): a list costs the same
+-- however long the history. A filter on what only responses say (success rate) is checked
+-- on the summaries instead, and then every candidate is summarised.
+WITH page AS (
+    SELECT r.id, p.pass_rate
+    FROM evaltool.run r
+    JOIN evaltool.model m ON m.id = r.model_id
+    JOIN evaltool.dataset d ON d.id = r.dataset_id
+    -- as run_summary.status: a running run whose workers are gone reads interrupted
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN r.status = 'running'
+                         AND NOT EXISTS (SELECT FROM pg_locks l
+                                         WHERE l.locktype = 'advisory' AND l.granted
+                                           AND l.objsubid = 2
+                                           AND l.database = (SELECT oid FROM pg_database
+                                                             WHERE datname = current_database())
+                                           AND l.classid = hashtext('evaltool.run')::oid
+                                           AND l.objid = mod(r.id, 2147483648)::oid)
+                    THEN 'interrupted' ELSE r.status END AS status
+    ) st
+    LEFT JOIN LATERAL (
+        SELECT sum(x.n_passed)::double precision / nullif(sum(x.n_judged), 0) AS pass_rate
+        FROM evaltool.run_metric_stats x
+        WHERE x.run_id = r.id
+    ) p ON true
+    WHERE (%(status)s::text IS NULL OR st.status = %(status)s)
+      AND (%(model)s::text IS NULL OR m.name = %(model)s)
+      AND (%(dataset)s::text IS NULL OR d.name = %(dataset)s)
+      AND (%(tag)s::text IS NULL OR %(tag)s = ANY (r.tags))
+      AND (%(suite)s::text IS NULL OR r.suite = %(suite)s)
+      AND (%(since)s::timestamptz IS NULL OR r.created_at >= %(since)s)
+      AND (%(until)s::timestamptz IS NULL OR r.created_at < %(until)s)
+      AND (%(min_pass)s::float8 IS NULL OR p.pass_rate >= %(min_pass)s)
+      AND (%(max_pass)s::float8 IS NULL OR p.pass_rate <= %(max_pass)s)
+      AND (%(max_seconds)s::float8 IS NULL
+           OR extract(epoch FROM r.finished_at - r.started_at) <= %(max_seconds)s)
+      AND (%(min_seconds)s::float8 IS NULL
+           OR extract(epoch FROM r.finished_at - r.started_at) >= %(min_seconds)s)
+      AND (cardinality(%(words)s::text[]) = 0
+           OR NOT EXISTS (SELECT FROM unnest(%(words)s::text[]) w
+                          WHERE concat_ws(' ', r.name, r.notes, array_to_string(r.tags, ' '),
+                                          m.name, d.name, st.status)
+                                NOT ILIKE '%%' || replace(replace(replace(w, '\', '\\'),
+                                                                  '%%', '\%%'), '_', '\_') || '%%'
+                                          ESCAPE '\'))
+    ORDER BY r.created_at DESC, r.id DESC
+    LIMIT CASE WHEN %(min_success)s::float8 IS NULL AND %(max_success)s::float8 IS NULL
+               THEN %(limit)s::bigint END
+)
 SELECT s.run_id, s.name, s.model, s.dataset, s.dataset_version, s.status, s.test_cases, s.ok,
        s.errors, s.pending, s.cost_usd, s.tags, s.created_by, s.created_at, s.duration,
-       p.pass_rate, s.ok::double precision / nullif(s.ok + s.errors, 0) AS success_rate,
+       page.pass_rate, s.ok::double precision / nullif(s.ok + s.errors, 0) AS success_rate,
        s.template, s.suite
-FROM evaltool.run_summary s
-JOIN evaltool.run r ON r.id = s.run_id
-LEFT JOIN LATERAL (
-    SELECT avg(x.passed::integer)::double precision AS pass_rate
-    FROM evaltool.response y JOIN evaltool.score x ON x.response_id = y.id
-    WHERE y.run_id = s.run_id AND x.passed IS NOT NULL
-) p ON true
-WHERE (%(status)s::text IS NULL OR s.status = %(status)s)
-  AND (%(model)s::text IS NULL OR s.model = %(model)s)
-  AND (%(dataset)s::text IS NULL OR s.dataset = %(dataset)s)
-  AND (%(tag)s::text IS NULL OR %(tag)s = ANY (s.tags))
-  AND (%(suite)s::text IS NULL OR r.suite = %(suite)s)
-  AND (%(since)s::timestamptz IS NULL OR s.created_at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR s.created_at < %(until)s)
-  AND (%(min_pass)s::float8 IS NULL OR p.pass_rate >= %(min_pass)s)
-  AND (%(max_pass)s::float8 IS NULL OR p.pass_rate <= %(max_pass)s)
-  AND (%(min_success)s::float8 IS NULL OR s.ok::float8 / nullif(s.ok + s.errors, 0) >= %(min_success)s)
+FROM page
+-- OFFSET 0 keeps the planner from merging the view into the join, which would summarise
+-- every run before keeping the page's
+CROSS JOIN LATERAL (SELECT * FROM evaltool.run_summary v WHERE v.run_id = page.id OFFSET 0) s
+WHERE (%(min_success)s::float8 IS NULL OR s.ok::float8 / nullif(s.ok + s.errors, 0) >= %(min_success)s)
   AND (%(max_success)s::float8 IS NULL OR s.ok::float8 / nullif(s.ok + s.errors, 0) <= %(max_success)s)
-  AND (%(max_seconds)s::float8 IS NULL OR extract(epoch FROM s.duration) <= %(max_seconds)s)
-  AND (%(min_seconds)s::float8 IS NULL OR extract(epoch FROM s.duration) >= %(min_seconds)s)
-  AND (cardinality(%(words)s::text[]) = 0
-       OR NOT EXISTS (SELECT FROM unnest(%(words)s::text[]) w
-                      WHERE concat_ws(' ', r.name, r.notes, array_to_string(r.tags, ' '),
-                                      s.model, s.dataset, s.status)
-                            NOT ILIKE '%%' || replace(replace(replace(w, '\', '\\'),
-                                                              '%%', '\%%'), '_', '\_') || '%%'
-                                      ESCAPE '\'))
 ORDER BY s.created_at DESC, s.run_id DESC
 LIMIT %(limit)s
 
