@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 .PHONY: install demo migrate refresh test test-embedded test-pg15 lint docs format clean bench-load \
-	bench-run bench-score bench-verdicts
+	bench-run bench-score bench-verdicts bench-scale bench-workers
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -41,7 +41,8 @@ demo: install
 migrate: install
 	$(BIN)/evaltool db migrate
 
-## refresh: refresh the materialized aggregates (schedule it: evaltool refresh --schedule)
+## refresh: recompute the per-run statistics left stale, refresh any materialized view
+## (schedule it: evaltool refresh --schedule)
 refresh: install
 	$(BIN)/evaltool refresh
 
@@ -73,6 +74,16 @@ bench-run: install
 ## bench-score: SQL scoring, compare_runs and refresh over 2 x 1,000,000 responses
 bench-score: install
 	$(BIN)/python bench/score.py $(BENCH_ARGS)
+
+## bench-scale: every-day operations with 10 runs of history, then with 1,000 runs x 10,000
+## responses plus one run of 1,000,000 (a scratch database of about 10 GB)
+bench-scale: install
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
+
+## bench-workers: one run answered by 1, 2, 4 and 8 worker processes on a slow local model
+## server: throughput against its bound, and the database's load
+bench-workers: install
+	$(BIN)/python bench/workers.py $(BENCH_ARGS)
 
 ## bench-verdicts: false alarms, coverage and power of compare's verdicts, by simulation
 bench-verdicts: install
