@@ -86,7 +86,7 @@ def python_loop(url: str, run_id: int) -> None:
             batch = []
             for response_id, output, expected in cur:
                 ok = output == expected
-                batch.append((response_id, float(ok), ok))
+                batch.append((run_id, response_id, float(ok), ok))
                 if len(batch) == 10_000:
                     _write(out, batch)
                     batch = []
@@ -94,11 +94,11 @@ def python_loop(url: str, run_id: int) -> None:
         write.commit()
 
 
-def _write(cur: psycopg.Cursor, batch: list[tuple[int, float, bool]]) -> None:
+def _write(cur: psycopg.Cursor, batch: list[tuple[int, int, float, bool]]) -> None:
     cur.executemany(
-        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-           VALUES (%s, 'exact_match', %s, %s, 'python')
-           ON CONFLICT (response_id, metric) DO UPDATE
+        """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+           VALUES (%s, %s, 'exact_match', %s, %s, 'python')
+           ON CONFLICT (run_id, response_id, metric) DO UPDATE
            SET value = excluded.value, passed = excluded.passed, scorer = excluded.scorer""",
         batch,
     )
@@ -129,8 +129,9 @@ def main() -> None:
 
         timed("setup (not measured)", setup)
         limit = timed("limit", run("""
-            INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-            SELECT id, 'exact_match', 1, true, 'const' FROM evaltool.response WHERE run_id = 1
+            INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+            SELECT run_id, id, 'exact_match', 1, true, 'const' FROM evaltool.response
+            WHERE run_id = 1
             RETURNING 1"""))  # fmt: skip
         conn.execute("TRUNCATE evaltool.score")
         sql_s = timed("evaltool", run("SELECT evaltool.score_run(1, 'exact_match')"))

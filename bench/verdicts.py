@@ -323,9 +323,9 @@ def through_compare_runs(
                                                          output_text)
                               SELECT %(run)s, p, k, 'ok', 'x'
                               FROM unnest(%(prompts)s::bigint[], %(samples)s::int[]) u(p, k)
-                              RETURNING id, prompt_id, sample)
-                   INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-                   SELECT r.id, 'm', u.v, CASE WHEN %(pf)s THEN u.v = 1 END, 'bench'
+                              RETURNING run_id, id, prompt_id, sample)
+                   INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+                   SELECT r.run_id, r.id, 'm', u.v, CASE WHEN %(pf)s THEN u.v = 1 END, 'bench'
                    FROM r JOIN unnest(%(prompts)s::bigint[], %(samples)s::int[],
                                       %(values)s::float8[]) u(p, k, v)
                      ON u.p = r.prompt_id AND u.k = r.sample""",

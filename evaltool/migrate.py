@@ -5,9 +5,7 @@ yoyo, each in its own transaction, with its bookkeeping in schema evaltool. `sql
 functions, triggers, views and grants as CREATE OR REPLACE definitions, applied in file
 name order in one transaction after every migrate, so running migrate twice changes
 nothing. A sql/ file that needs the tables of a later migration says so in a line
-`-- requires: 0003_training_example` and is applied only while that migration is; one
-that a later migration replaces says `-- unless: 0012_run_metric_stats` and is applied only
-while that migration is not (a database rolled back below it keeps the old definition).
+`-- requires: 0003_training_example` and is applied only while that migration is.
 Migrations never create functions or views: a rollback can therefore drop all of sql/'s
 objects first, roll back, and apply sql/ again.
 """
@@ -29,7 +27,6 @@ from evaltool.errors import MigrationError
 
 SCHEMA = "evaltool"
 _REQUIRES = re.compile(r"^-- requires: (\S+)$", re.MULTILINE)
-_UNLESS = re.compile(r"^-- unless: (\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -109,16 +106,14 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
 def apply_definitions(conn: psycopg.Connection) -> list[str]:
     """Run the sql/ files in name order, in one transaction. Returns the names applied.
 
-    Files whose `-- requires:` migration is not applied, or whose `-- unless:` migration
-    is, are left out.
+    Files whose `-- requires:` migration is not applied are left out.
     """
     applied = {mid for mid, _ in status(conn).applied}
     files = []
     for path in sorted(config.data_dir("sql").glob("*.sql")):
         text = path.read_text()
         required = _REQUIRES.findall(text)
-        replaced_by = _UNLESS.findall(text)
-        if set(required) <= applied and not set(replaced_by) & applied:
+        if set(required) <= applied:
             files.append((path, text))
     with conn.transaction():
         for path, text in files:

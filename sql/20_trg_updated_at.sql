@@ -23,7 +23,7 @@ BEGIN
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid
-        WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p')
+        WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
           AND a.attname = 'updated_at' AND NOT a.attisdropped
         ORDER BY c.relname
     LOOP

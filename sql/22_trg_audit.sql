@@ -58,8 +58,11 @@ CREATE OR REPLACE FUNCTION evaltool.keep_id() RETURNS trigger
     LANGUAGE plpgsql AS
 $$
 BEGIN
-    RAISE EXCEPTION 'id of %.% cannot change: the audit log follows each row by its id',
-        TG_TABLE_SCHEMA, TG_TABLE_NAME
+    -- named by its table: a partition's trigger (score_1) speaks for the partitioned table
+    RAISE EXCEPTION 'id of % cannot change: the audit log follows each row by its id',
+        coalesce((SELECT i.inhparent::regclass::text FROM pg_inherits i
+                  WHERE i.inhrelid = TG_RELID),
+                 format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME))
         USING ERRCODE = 'generated_always',
               DETAIL = format('Row %s would become row %s.', OLD.id, NEW.id),
               HINT = 'Change the other columns, or delete the row and insert a new one.';

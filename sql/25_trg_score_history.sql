@@ -1,4 +1,5 @@
 -- requires: 0010_score_history
+-- requires: 0013_partition_by_run
 -- score_history: every score that is replaced or deleted is copied there, whichever way it
 -- is written (a rescoring, a load, psql), in one INSERT ... SELECT per statement.
 CREATE OR REPLACE FUNCTION evaltool.keep_score_history() RETURNS trigger
@@ -6,22 +7,25 @@ CREATE OR REPLACE FUNCTION evaltool.keep_score_history() RETURNS trigger
 $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO evaltool.score_history (score_id, response_id, scoring_id, metric, value,
-                                            passed, details, scorer, scorer_version, created_at)
-        SELECT o.id, o.response_id, o.scoring_id, o.metric, o.value, o.passed, o.details,
-               o.scorer, o.scorer_version, o.created_at
+        INSERT INTO evaltool.score_history (run_id, score_id, response_id, scoring_id, metric,
+                                            value, passed, details, scorer, scorer_version,
+                                            created_at)
+        SELECT o.run_id, o.id, o.response_id, o.scoring_id, o.metric, o.value, o.passed,
+               o.details, o.scorer, o.scorer_version, o.created_at
         FROM old_rows o
-        JOIN new_rows n ON n.id = o.id
+        JOIN new_rows n ON n.run_id = o.run_id AND n.id = o.id
         -- byte for byte, as the audit compares: details {"x": 1} and {"x": 1.0} differ
         WHERE o *<> n;
     ELSE
         -- Scores deleted with their response (a run deleted) have nothing left to belong to.
-        INSERT INTO evaltool.score_history (score_id, response_id, scoring_id, metric, value,
-                                            passed, details, scorer, scorer_version, created_at)
-        SELECT o.id, o.response_id, o.scoring_id, o.metric, o.value, o.passed, o.details,
-               o.scorer, o.scorer_version, o.created_at
+        INSERT INTO evaltool.score_history (run_id, score_id, response_id, scoring_id, metric,
+                                            value, passed, details, scorer, scorer_version,
+                                            created_at)
+        SELECT o.run_id, o.id, o.response_id, o.scoring_id, o.metric, o.value, o.passed,
+               o.details, o.scorer, o.scorer_version, o.created_at
         FROM old_rows o
-        WHERE EXISTS (SELECT FROM evaltool.response r WHERE r.id = o.response_id);
+        WHERE EXISTS (SELECT FROM evaltool.response r
+                      WHERE r.run_id = o.run_id AND r.id = o.response_id);
     END IF;
     RETURN NULL;
 END
@@ -104,9 +108,7 @@ BEGIN
     -- A rescoring replaces every score of the metric, also those the new pass will not
     -- write (a case it cannot judge): the trigger keeps them in score_history.
     DELETE FROM evaltool.score s
-    USING evaltool.response r
-    WHERE r.id = s.response_id AND r.run_id = begin_scoring.run_id
-      AND s.metric = begin_scoring.metric;
+    WHERE s.run_id = begin_scoring.run_id AND s.metric = begin_scoring.metric;
     RETURN new_id;
 END
 $$;

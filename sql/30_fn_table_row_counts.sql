@@ -10,7 +10,7 @@ BEGIN
         SELECT c.relname
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p')
+        WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
           AND c.relname !~ '^_?yoyo'
         ORDER BY c.relname
     LOOP

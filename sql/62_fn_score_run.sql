@@ -1,4 +1,5 @@
 -- requires: 0010_score_history
+-- requires: 0013_partition_by_run
 -- evaltool.score_run: applies one built-in scorer to every response of a run, against the
 -- test cases' expected answers or, given a reference run, against that run's outputs.
 -- evaltool.reference_answer: a reference run's response as the expected answer.
@@ -113,9 +114,9 @@ BEGIN
     -- million rows: a fifth faster, the sort included).
     IF reference IS NULL THEN
         EXECUTE format(
-            $q$INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer,
-                                            scorer_version, scoring_id)
-               SELECT r.id, $2, s.value, s.passed, s.details, $3, $4, $6
+            $q$INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, details,
+                                            scorer, scorer_version, scoring_id)
+               SELECT r.run_id, r.id, $2, s.value, s.passed, s.details, $3, $4, $6
                FROM evaltool.response r
                JOIN evaltool.prompt p ON p.id = r.prompt_id
                CROSS JOIN LATERAL evaltool.%I(r.status = 'ok', r.output, r.output_text, p.expected,
@@ -131,9 +132,9 @@ BEGIN
         -- case, or to its sample 1 where it has no such sample (a reference run without
         -- repeats); no score where that response is missing or an error.
         EXECUTE format(
-            $q$INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer,
-                                            scorer_version, scoring_id)
-               SELECT r.id, $2, s.value, s.passed, s.details, $3, $4, $6
+            $q$INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, details,
+                                            scorer, scorer_version, scoring_id)
+               SELECT r.run_id, r.id, $2, s.value, s.passed, s.details, $3, $4, $6
                FROM evaltool.response r
                JOIN LATERAL (SELECT e.status, e.output, e.output_text
                              FROM evaltool.response e

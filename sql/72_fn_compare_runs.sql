@@ -1,4 +1,5 @@
 -- requires: 0009_repeats
+-- requires: 0013_partition_by_run
 -- evaltool.compare_runs and evaltool.regressions: is a candidate run worse than its baseline,
 -- per metric (and slice), with the paired tests of 71_fn_paired_tests.sql, and on which test
 -- cases. Built in two steps: compare_stats tests each row of one candidate, and
@@ -133,7 +134,7 @@ BEGIN
                      coalesce(var_samp(x.v), 0) * (1 - 1.0 / nullif(count(x.v), 0)) AS v_gain
               FROM (SELECT r.prompt_id, s.metric, s.passed,
                            CASE WHEN r.status = 'ok' THEN s.value END AS v
-                    FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                    FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
                     WHERE r.run_id = $1 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) x
               GROUP BY x.prompt_id, x.metric) b
         FULL JOIN (SELECT x.prompt_id, x.metric, bool_and(x.passed IS NOT NULL) AS rate,
@@ -142,7 +143,7 @@ BEGIN
                           coalesce(var_samp(x.v), 0) * (1 - 1.0 / nullif(count(x.v), 0)) AS v_gain
                    FROM (SELECT r.prompt_id, s.metric, s.passed,
                                 CASE WHEN r.status = 'ok' THEN s.value END AS v
-                         FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                         FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
                          WHERE r.run_id = $2 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) x
                    GROUP BY x.prompt_id, x.metric) c
           ON c.prompt_id = b.prompt_id AND c.metric = b.metric
@@ -166,10 +167,10 @@ BEGIN
                CASE WHEN b.ok THEN b.value END AS bv, CASE WHEN c.ok THEN c.value END AS cv,
                NULL::double precision AS floor, NULL::double precision AS wgain
         FROM (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
-              FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+              FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
               WHERE r.run_id = $1 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) b
         FULL JOIN (SELECT r.prompt_id, s.metric, s.value, s.passed, r.status = 'ok' AS ok
-                   FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+                   FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
                    WHERE r.run_id = $2 AND ($7::text[] IS NULL OR s.metric = ANY ($7))) c
           ON c.prompt_id = b.prompt_id AND c.metric = b.metric
         UNION ALL
@@ -464,10 +465,10 @@ SELECT sb.metric, p.id AS pid, p.external_id, p.input, p.expected,
             ELSE coalesce(rc.output_text, 'error: ' || rc.error) END AS co,
        sb.value AS bv, c.value AS cv, sb.passed AS bp, sc.passed AS cp
 FROM evaltool.response rb
-JOIN evaltool.score sb ON sb.response_id = rb.id
+JOIN evaltool.score sb ON sb.run_id = rb.run_id AND sb.response_id = rb.id
 JOIN evaltool.prompt p ON p.id = rb.prompt_id
 LEFT JOIN evaltool.response rc ON rc.run_id = candidate AND rc.prompt_id = rb.prompt_id
-LEFT JOIN evaltool.score sc ON sc.response_id = rc.id AND sc.metric = sb.metric
+LEFT JOIN evaltool.score sc ON sc.run_id = rc.run_id AND sc.response_id = rc.id AND sc.metric = sb.metric
 CROSS JOIN LATERAL (SELECT CASE WHEN sc.passed IS NOT NULL OR rc.status = 'ok' THEN sc.value END
                    ) AS c(value)
 WHERE rb.run_id = baseline
@@ -489,7 +490,7 @@ FROM (SELECT r.prompt_id, s.metric,
              (array_agg(coalesce(r.output_text, 'error: ' || r.error)
                         ORDER BY s.passed DESC NULLS LAST, s.value DESC NULLS LAST, r.sample))[1]
                AS output
-      FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+      FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
       WHERE r.run_id = baseline AND (regressions.metric IS NULL OR s.metric = regressions.metric)
       GROUP BY r.prompt_id, s.metric) b
 JOIN evaltool.prompt p ON p.id = b.prompt_id
@@ -499,7 +500,7 @@ LEFT JOIN (SELECT r.prompt_id, s.metric,
                   (array_agg(coalesce(r.output_text, 'error: ' || r.error)
                              ORDER BY s.passed ASC NULLS LAST, s.value ASC NULLS LAST, r.sample))[1]
                     AS output
-           FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+           FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
            WHERE r.run_id = candidate AND (regressions.metric IS NULL OR s.metric = regressions.metric)
            GROUP BY r.prompt_id, s.metric) c ON c.prompt_id = b.prompt_id AND c.metric = b.metric
 WHERE EXISTS (SELECT FROM evaltool.run x WHERE x.id IN (baseline, candidate) AND x.repeats > 1)

@@ -1,3 +1,4 @@
+-- requires: 0013_partition_by_run
 -- evaltool.plan_sample_size: how many test cases a paired comparison against a baseline run
 -- needs to detect a drop of a given size, per metric, with the power functions of
 -- 71_fn_paired_tests.sql. Metrics are classified as in compare_runs: pass/fail where every
@@ -56,7 +57,7 @@ BEGIN
     RETURN QUERY
     WITH sb AS (
         SELECT r.prompt_id, s.metric, s.passed, CASE WHEN r.status = 'ok' THEN s.value END AS value
-        FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+        FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
         WHERE r.run_id = baseline
     ), kinds AS (
         SELECT b.metric, bool_and(b.passed IS NOT NULL) AS pass_fail
@@ -91,7 +92,7 @@ BEGIN
         FROM cases c
         JOIN (SELECT r.prompt_id, s.metric, s.passed::integer AS pv,
                      CASE WHEN r.status = 'ok' THEN s.value END AS value
-              FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+              FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
               WHERE r.run_id = like_run) x
           ON x.prompt_id = c.prompt_id AND x.metric = c.metric
         CROSS JOIN LATERAL (SELECT CASE WHEN c.pass_fail THEN x.pv ELSE x.value END) l(v)

@@ -1,4 +1,5 @@
 -- requires: 0010_score_history
+-- requires: 0013_partition_by_run
 -- Does a new version of a scorer or judge agree with the old one? Two versions are compared
 -- on the same responses of a run (score_history keeps the scores every rescoring replaced),
 -- and two judges on the same pairs of responses (preferences):
@@ -103,14 +104,15 @@ $$
 SELECT s.response_id, s.value, s.passed, s.scoring_id, s.scorer, s.scorer_version,
        g.judge_model, true, s.id, s.created_at, NULL::timestamptz
 FROM evaltool.response r
-JOIN evaltool.score s ON s.response_id = r.id AND s.metric = scores_with_history.metric
+JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id AND s.metric = scores_with_history.metric
 LEFT JOIN evaltool.scoring g ON g.id = s.scoring_id
 WHERE r.run_id = scores_with_history.run_id
 UNION ALL
 SELECT h.response_id, h.value, h.passed, h.scoring_id, h.scorer, h.scorer_version,
        g.judge_model, false, h.id, h.created_at, h.superseded_at
 FROM evaltool.response r
-JOIN evaltool.score_history h ON h.response_id = r.id AND h.metric = scores_with_history.metric
+JOIN evaltool.score_history h ON h.run_id = r.run_id AND h.response_id = r.id
+                                 AND h.metric = scores_with_history.metric
 LEFT JOIN evaltool.scoring g ON g.id = h.scoring_id
 WHERE r.run_id = scores_with_history.run_id
 $$;
@@ -164,7 +166,7 @@ BEGIN
           FROM evaltool.scores_with_history(judge_drift.run_id, judge_drift.metric) h) x;
     IF versions IS NULL THEN
         SELECT string_agg(DISTINCT s.metric, ', ') INTO scored
-        FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+        FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
         WHERE r.run_id = judge_drift.run_id;
         RAISE EXCEPTION 'run % has no scores of metric %', judge_drift.run_id,
             quote_literal(judge_drift.metric)

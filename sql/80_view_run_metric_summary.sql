@@ -1,4 +1,5 @@
 -- requires: 0009_repeats
+-- requires: 0013_partition_by_run
 -- evaltool.run_metric_summary: statistics of each metric of each run, computed live.
 -- evaltool.run_metric_stats (next file) keeps a materialized copy for dashboards.
 --
@@ -34,7 +35,7 @@ WITH agg AS (
            max(s.updated_at) AS scored_at
     FROM evaltool.response r
     JOIN evaltool.run ru ON ru.id = r.run_id
-    JOIN evaltool.score s ON s.response_id = r.id
+    JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
     GROUP BY r.run_id, s.metric, CASE WHEN ru.repeats > 1 THEN r.prompt_id END
 ), stat AS (
     -- by_case: the rows are a K > 1 run's test cases. Otherwise max() of the one row is

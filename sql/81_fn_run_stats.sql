@@ -1,4 +1,5 @@
 -- requires: 0012_run_metric_stats
+-- requires: 0013_partition_by_run
 -- evaltool.run_metric_stats, kept current run by run (migration 0012 made it a table):
 -- triggers on score and response mark the runs whose scores changed in run_stats_stale,
 -- and a deferred trigger there recomputes each such run from run_metric_summary at commit,
@@ -39,7 +40,7 @@ REVOKE EXECUTE ON FUNCTION evaltool.update_run_stats(bigint[]) FROM PUBLIC;
 COMMENT ON FUNCTION evaltool.update_run_stats(bigint[]) IS
     'Recomputes the run_metric_stats rows of the given runs that are in run_stats_stale (of every stale run when NULL) from run_metric_summary, and takes them out of run_stats_stale; returns how many runs it recomputed. A run that is not stale is left alone: to recompute one anyway, insert it into run_stats_stale.';
 
--- Scores carry no run: the transition table's responses name it. An UPDATE that changes no
+-- Scores carry their run (migration 0013). An UPDATE that changes no
 -- byte of a score (o *<> n, as score_history compares) changes no statistic. Runs are
 -- marked in run_id order, so two statements that mark the same runs wait for each other
 -- instead of deadlocking.
@@ -49,18 +50,16 @@ $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO evaltool.run_stats_stale (run_id)
-        SELECT DISTINCT r.run_id
+        SELECT DISTINCT n.run_id
         FROM new_rows n
-        JOIN evaltool.response r ON r.id = n.response_id
         ORDER BY 1
         ON CONFLICT DO NOTHING;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO evaltool.run_stats_stale (run_id)
-        SELECT DISTINCT r.run_id
+        SELECT DISTINCT c.run_id
         FROM old_rows o
-        JOIN new_rows n ON n.id = o.id
-        CROSS JOIN LATERAL (VALUES (o.response_id), (n.response_id)) AS c(response_id)
-        JOIN evaltool.response r ON r.id = c.response_id
+        JOIN new_rows n ON n.run_id = o.run_id AND n.id = o.id
+        CROSS JOIN LATERAL (VALUES (o.run_id), (n.run_id)) AS c(run_id)
         WHERE o *<> n
         ORDER BY 1
         ON CONFLICT DO NOTHING;
@@ -68,9 +67,10 @@ BEGIN
         -- Scores deleted with their response are gone with it: the response's trigger
         -- marks its run (where the run itself is not being deleted).
         INSERT INTO evaltool.run_stats_stale (run_id)
-        SELECT DISTINCT r.run_id
+        SELECT DISTINCT o.run_id
         FROM old_rows o
-        JOIN evaltool.response r ON r.id = o.response_id
+        WHERE EXISTS (SELECT FROM evaltool.response r
+                      WHERE r.run_id = o.run_id AND r.id = o.response_id)
         ORDER BY 1
         ON CONFLICT DO NOTHING;
     END IF;
@@ -137,13 +137,15 @@ CREATE OR REPLACE FUNCTION evaltool.update_stale_run_stats() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    PERFORM evaltool.update_run_stats(ARRAY[NEW.run_id]);
+    -- The first firing at a commit recomputes every run this transaction marked (and any
+    -- left stale before) in one set-based pass; the later firings find theirs done.
+    PERFORM evaltool.update_run_stats();
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION evaltool.update_stale_run_stats() IS
-    'Trigger function: recomputes the run_metric_stats of the run just marked stale (evaltool.update_run_stats), run by a deferred trigger at commit.';
+    'Trigger function: recomputes the run_metric_stats of the runs marked stale (evaltool.update_run_stats), run by a deferred trigger at commit: the first firing does them all, in one pass.';
 
 -- Constraint triggers have no CREATE OR REPLACE.
 DROP TRIGGER IF EXISTS update_run_stats_at_commit ON evaltool.run_stats_stale;

@@ -1,8 +1,6 @@
--- requires: 0005_scoring
--- requires: 0009_repeats
+-- requires: 0012_run_metric_stats
 -- evaltool.model_performance: dashboards over run_metric_stats, the table that migration
--- 0012 keeps current at each commit (sql/81_fn_run_stats.sql), or below 0012 the
--- materialized view of the previous file, as of its last refresh.
+-- 0012 keeps current at each commit (sql/81_fn_run_stats.sql).
 CREATE OR REPLACE VIEW evaltool.model_performance AS
 SELECT m.name AS model, d.name AS dataset, d.version AS dataset_version, s.metric,
        count(*) AS runs,

@@ -1,3 +1,4 @@
+-- requires: 0013_partition_by_run
 -- evaltool.histogram and its two uses in reports: the latency of a run's responses and
 -- the values of one metric of a run, counted into equal-width bins in the database.
 CREATE OR REPLACE FUNCTION evaltool.histogram(vals double precision[], bins integer,
@@ -47,7 +48,7 @@ CREATE OR REPLACE FUNCTION evaltool.score_histogram(run_id bigint, metric text,
 $$
 SELECT h.*
 FROM (SELECT array_agg(s.value) AS vals FROM evaltool.response x
-      JOIN evaltool.score s ON s.response_id = x.id
+      JOIN evaltool.score s ON s.run_id = x.run_id AND s.response_id = x.id
       WHERE x.run_id = score_histogram.run_id AND s.metric = score_histogram.metric) a
 CROSS JOIN LATERAL evaltool.histogram(a.vals, bins, 0, 1) h
 $$;

@@ -1,4 +1,5 @@
 -- requires: 0009_repeats
+-- requires: 0013_partition_by_run
 -- evaltool.case_metric: each metric of each test case of a run, over the run's samples of
 -- it (evaltool run --repeats K). With K = 1 a row holds the one score of the test case.
 -- A filter on run_id (a grouping column) reaches the scan, so one run's rows are cheap.
@@ -13,7 +14,7 @@ SELECT r.run_id, r.prompt_id, s.metric,
        min(s.value) AS min,
        max(s.value) AS max
 FROM evaltool.response r
-JOIN evaltool.score s ON s.response_id = r.id
+JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
 GROUP BY r.run_id, r.prompt_id, s.metric;
 
 COMMENT ON VIEW evaltool.case_metric IS

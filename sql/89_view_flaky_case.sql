@@ -1,4 +1,5 @@
 -- requires: 0009_repeats
+-- requires: 0013_partition_by_run
 -- Flaky test cases: those whose verdicts on a pass/fail metric disagree, within one run
 -- (its samples, evaltool run --repeats K) or across runs of one unchanged configuration.
 
@@ -45,7 +46,7 @@ WITH run_config AS (
            count(*) AS n_judged
     FROM run_config c
     JOIN evaltool.response r ON r.run_id = c.run_id
-    JOIN evaltool.score s ON s.response_id = r.id
+    JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
     WHERE s.passed IS NOT NULL
     GROUP BY c.model_id, c.dataset_id, c.config, c.run_id, r.prompt_id, s.metric
 ), flips AS (

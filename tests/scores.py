@@ -81,8 +81,8 @@ def put_scores(
     """Scores of `metric` for the run's responses in test-case order (None: no score)."""
     passed = passed if passed is not None else [None] * len(values)
     conn.execute(
-        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-           SELECT r.id, %(metric)s, u.v, u.p, 'test'
+        """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+           SELECT %(run)s, r.id, %(metric)s, u.v, u.p, 'test'
            FROM (SELECT x.id, row_number() OVER (ORDER BY x.prompt_id) AS i
                  FROM evaltool.response x WHERE x.run_id = %(run)s) r
            JOIN unnest(%(values)s::float8[], %(passed)s::boolean[]) WITH ORDINALITY u(v, p, i)

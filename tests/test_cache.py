@@ -115,7 +115,7 @@ def test_cache_only_fails_on_a_miss_and_a_deleted_source_leaves_the_copy(
         "SELECT count(*), count(cached_from) FROM evaltool.response WHERE run_id = %s",
         [copy["run_id"]],
     ).fetchone()
-    assert kept == (2, 0)
+    assert kept == (2, 2)  # the copies keep what they reuse, and name their source's id
 
 
 def test_python_models_are_not_cached_unless_asked(run_cli: RunCli, tmp_path: Path) -> None:

@@ -5,14 +5,14 @@ import psycopg
 UNCOMMENTED = """
 SELECT 'table ' || c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p', 'v', 'm')
+WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
   AND obj_description(c.oid, 'pg_class') IS NULL
 UNION ALL
 SELECT 'column ' || c.relname || '.' || a.attname
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p', 'v', 'm')
+WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
   AND a.attnum > 0 AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL
 UNION ALL
 SELECT 'function ' || p.oid::regprocedure
@@ -22,7 +22,7 @@ UNION ALL
 SELECT 'trigger ' || t.tgname || ' on ' || c.relname
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'evaltool' AND NOT t.tgisinternal
+WHERE n.nspname = 'evaltool' AND NOT t.tgisinternal AND NOT c.relispartition
   AND obj_description(t.oid, 'pg_trigger') IS NULL
 UNION ALL
 SELECT 'schema evaltool' WHERE obj_description('evaltool'::regnamespace, 'pg_namespace') IS NULL

@@ -366,8 +366,8 @@ def test_no_real_change_rarely_raises_an_alarm(conn: psycopg.Connection) -> None
     )
     conn.execute(
         """-- each test case has its own difficulty; both runs draw from the same model
-        INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-        SELECT x.id, m.metric,
+        INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+        SELECT x.run_id, x.id, m.metric,
                CASE m.metric WHEN 'quality' THEN q.level + 0.1 * sqrt(-2 * ln(1 - random()))
                                                  * cos(2 * pi() * random())
                         END,
@@ -546,8 +546,8 @@ def repeated_runs(
             (run,),
         )
         conn.execute(
-            """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-               SELECT r.id, 'ok', u.p::integer, u.p, 'test'
+            """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+               SELECT %(run)s, r.id, 'ok', u.p::integer, u.p, 'test'
                FROM (SELECT x.id, x.sample,
                             dense_rank() OVER (ORDER BY x.prompt_id) AS i
                      FROM evaltool.response x WHERE x.run_id = %(run)s) r
@@ -634,9 +634,10 @@ def score_as(conn: psycopg.Connection, run: int, metric: str, version: str, pass
         "SELECT evaltool.begin_scoring(%s, %s, 'test', %s)", (run, metric, version)
     ).fetchone()[0]
     conn.execute(
-        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer,
+        """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer,
                                        scorer_version, scoring_id)
-           SELECT r.id, %(metric)s, u.p::integer, u.p, 'test', %(version)s, %(scoring)s
+           SELECT %(run)s, r.id, %(metric)s, u.p::integer, u.p, 'test', %(version)s,
+                  %(scoring)s
            FROM (SELECT x.id, row_number() OVER (ORDER BY x.prompt_id) AS i
                  FROM evaltool.response x WHERE x.run_id = %(run)s) r
            JOIN unnest(%(passed)s::boolean[]) WITH ORDINALITY u(p, i) ON u.i = r.i""",

@@ -78,9 +78,9 @@ def run_id(conn: psycopg.Connection) -> int:
                                               output_text)
                SELECT run_id, prompt_id, 2, 'ok', output, output_text
                FROM evaltool.response WHERE run_id = %(run)s AND status = 'ok'
-               RETURNING id, output_text)
-           INSERT INTO evaltool.score (response_id, metric, passed, scorer, details)
-           SELECT id, 'judged', output_text = '4', 'judge', '{"why": "looked"}' FROM two""",
+               RETURNING run_id, id, output_text)
+           INSERT INTO evaltool.score (run_id, response_id, metric, passed, scorer, details)
+           SELECT run_id, id, 'judged', output_text = '4', 'judge', '{"why": "looked"}' FROM two""",
         {"run": run},
     )
     conn.commit()

@@ -71,15 +71,15 @@ def add_run(
                 (run_id, sample, answer, answer, dataset_id, external_id),
             ).fetchone()[0]
             conn.execute(
-                """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-                   VALUES (%s, 'ok', %s, %s, 'test')""",
-                (response_id, float(verdict), verdict),
+                """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+                   VALUES (%s, %s, 'ok', %s, %s, 'test')""",
+                (run_id, response_id, float(verdict), verdict),
             )
             if values:
                 conn.execute(
-                    """INSERT INTO evaltool.score (response_id, metric, value, scorer)
-                       VALUES (%s, 'score', %s, 'test')""",
-                    (response_id, values[external_id][sample - 1]),
+                    """INSERT INTO evaltool.score (run_id, response_id, metric, value, scorer)
+                       VALUES (%s, %s, 'score', %s, 'test')""",
+                    (run_id, response_id, values[external_id][sample - 1]),
                 )
     return run_id
 

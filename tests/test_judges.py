@@ -46,9 +46,9 @@ def score_version(
         (run_id, metric, version, judge),
     ).fetchone()[0]
     written = conn.execute(
-        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer,
+        """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer,
                                        scorer_version, scoring_id)
-           SELECT r.id, %(metric)s, u.v, u.v >= 0.5, 'test', %(version)s, %(scoring)s
+           SELECT %(run)s, r.id, %(metric)s, u.v, u.v >= 0.5, 'test', %(version)s, %(scoring)s
            FROM (SELECT x.id, row_number() OVER (ORDER BY x.prompt_id) AS i
                  FROM evaltool.response x WHERE x.run_id = %(run)s) r
            JOIN unnest(%(values)s::float8[]) WITH ORDINALITY u(v, i) ON u.i = r.i

@@ -27,6 +27,7 @@ ALL = [
     "0010_score_history",
     "0011_templates_cache",
     "0012_run_metric_stats",
+    "0013_partition_by_run",
 ]
 
 

@@ -10,7 +10,6 @@ from click.testing import Result
 
 from evaltool import migrate
 from tests import test_roles
-from tests.fix_db import MIGRATION_IDS
 from tests.scores import make_runs, put_scores
 
 RunCli = Callable[..., Result]
@@ -52,8 +51,8 @@ def test_scoring_computes_the_statistics_without_a_refresh(
         """INSERT INTO evaltool.response (run_id, prompt_id, sample, status, output_text)
            SELECT run_id, prompt_id, 2, status, output_text
            FROM evaltool.response WHERE run_id = %(run)s""",
-        """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
-           SELECT id, 'ok', (id %% 3) / 2.0, id %% 2 = 0, 'test'
+        """INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, scorer)
+           SELECT run_id, id, 'ok', (id %% 3) / 2.0, id %% 2 = 0, 'test'
            FROM evaltool.response WHERE run_id = %(run)s""",
     ]:
         conn.execute(statement, {"run": repeated})
@@ -141,29 +140,25 @@ def test_refresh_recomputes_only_the_runs_left_stale(
     assert conn.execute(STALE).fetchall() == []
 
 
-def test_runs_of_before_the_migration_are_computed_by_the_migration(
-    empty_db_url: str,
+def test_runs_left_stale_are_computed_by_the_next_migrate(
+    conn: psycopg.Connection, db_url: str
 ) -> None:
-    migrate.migrate(empty_db_url)
-    below = len(MIGRATION_IDS) - MIGRATION_IDS.index("0012_run_metric_stats")
-    assert migrate.rollback(empty_db_url, count=below)[-1] == "0012_run_metric_stats"
-    kind = "SELECT relkind FROM pg_class WHERE oid = 'evaltool.run_metric_stats'::regclass"
-    with psycopg.connect(empty_db_url, autocommit=True) as conn:
-        assert conn.execute(kind).fetchone() == ("m",)  # the materialized view again
-        a, b = make_runs(conn, [{}] * 3)
-        for run_id in (a, b):
-            put_scores(conn, run_id, "ok", [1.0, 0.0, 1.0], [True, False, True])
-        assert conn.execute("SELECT count(*) FROM evaltool.run_metric_stats").fetchone() == (0,)
-    assert migrate.migrate(empty_db_url)[0] == "0012_run_metric_stats"
-    with psycopg.connect(empty_db_url, autocommit=True) as conn:
-        assert conn.execute(kind).fetchone() == ("r",)
-        # marked stale by the migration, computed as sql/ was applied: nothing left to refresh
-        assert conn.execute(STALE).fetchall() == []
-        assert len(assert_current(conn, [a, b])) == 2
-        refreshed = conn.execute("SELECT view_name, rows FROM evaltool.refresh_aggregates()")
-        assert refreshed.fetchall() == [("evaltool.run_metric_stats", 0)]
-        performance = "SELECT runs, mean_pass_rate FROM evaltool.model_performance"
-        assert conn.execute(performance).fetchall() == [(2, pytest.approx(2 / 3))]
+    """As after the upgrade that made run_metric_stats a table (0012 marks every run):
+    evaltool db migrate computes the stale runs as it applies sql/."""
+    a, b = make_runs(conn, [{}] * 3)
+    conn.execute("SET session_replication_role = replica")  # no trigger: no statistics
+    for run_id in (a, b):
+        put_scores(conn, run_id, "ok", [1.0, 0.0, 1.0], [True, False, True])
+    conn.execute("INSERT INTO evaltool.run_stats_stale (run_id) VALUES (%s), (%s)", (a, b))
+    conn.execute("RESET session_replication_role")
+    assert conn.execute("SELECT count(*) FROM evaltool.run_metric_stats").fetchone() == (0,)
+    assert migrate.migrate(db_url) == []
+    assert conn.execute(STALE).fetchall() == []
+    assert len(assert_current(conn, [a, b])) == 2
+    refreshed = conn.execute("SELECT view_name, rows FROM evaltool.refresh_aggregates()")
+    assert refreshed.fetchall() == [("evaltool.run_metric_stats", 0)]
+    performance = "SELECT runs, mean_pass_rate FROM evaltool.model_performance"
+    assert conn.execute(performance).fetchall() == [(2, pytest.approx(2 / 3))]
 
 
 def test_writers_get_statistics_but_cannot_write_them(

@@ -184,7 +184,7 @@ def test_every_mutable_table_has_the_updated_at_trigger(conn: psycopg.Connection
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'updated_at'
         LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgname = 'touch_updated_at'
-        WHERE n.nspname = 'evaltool' AND c.relkind = 'r'
+        WHERE n.nspname = 'evaltool' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         GROUP BY c.relname ORDER BY 1""").fetchall()
     assert dict(rows) == {
         name: 1
@@ -289,9 +289,9 @@ def graph(conn: psycopg.Connection, model_id: int, dataset_id: int) -> dict[str,
     response = add_response(conn, run, prompt, output=Jsonb("4"), output_text="4")
     one(
         conn,
-        """INSERT INTO evaltool.score (response_id, metric, passed, scorer)
-                 VALUES (%s, 'exact_match', true, 'exact_match') RETURNING id""",
-        [response],
+        """INSERT INTO evaltool.score (run_id, response_id, metric, passed, scorer)
+                 VALUES (%s, %s, 'exact_match', true, 'exact_match') RETURNING id""",
+        [run, response],
     )
     conn.execute(
         """INSERT INTO evaltool.model_pricing (model_id, input_usd_per_mtok,
@@ -308,16 +308,17 @@ def graph(conn: psycopg.Connection, model_id: int, dataset_id: int) -> dict[str,
 
 
 def test_one_response_per_run_and_prompt(conn: psycopg.Connection, graph: dict[str, int]) -> None:
-    with pytest.raises(errors.UniqueViolation, match="response_run_prompt_sample_key"):
+    with pytest.raises(errors.UniqueViolation, match="run_id_prompt_id_sample_key"):
         add_response(conn, graph["run"], graph["prompt"])
 
 
 def test_one_score_per_response_and_metric(conn: psycopg.Connection, graph: dict[str, int]) -> None:
-    with pytest.raises(errors.UniqueViolation, match="score_response_metric_key"):
+    # (a partition's index names the violation: score_1_run_id_response_id_metric_key)
+    with pytest.raises(errors.UniqueViolation, match="run_id_response_id_metric_key"):
         conn.execute(
-            """INSERT INTO evaltool.score (response_id, metric, value, scorer)
-                        VALUES (%s, 'exact_match', 1, 'x')""",
-            [graph["response"]],
+            """INSERT INTO evaltool.score (run_id, response_id, metric, value, scorer)
+                        VALUES (%s, %s, 'exact_match', 1, 'x')""",
+            [graph["run"], graph["response"]],
         )
 
 
@@ -354,9 +355,9 @@ def test_score_values_are_finite(
 ) -> None:
     with pytest.raises(errors.CheckViolation):
         conn.execute(
-            """INSERT INTO evaltool.score (response_id, metric, value, scorer)
-                        VALUES (%s, 'similarity', %s, 'x')""",
-            [graph["response"], value],
+            """INSERT INTO evaltool.score (run_id, response_id, metric, value, scorer)
+                        VALUES (%s, %s, 'similarity', %s, 'x')""",
+            [graph["run"], graph["response"], value],
         )
 
 

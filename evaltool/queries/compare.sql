@@ -8,7 +8,7 @@ FROM evaltool.compare_candidates(%(baseline)s, %(candidates)s::bigint[], %(alpha
 -- compare_metrics --
 -- The metrics scored in any of the runs.
 SELECT DISTINCT s.metric
-FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
 WHERE r.run_id = ANY (%(runs)s::bigint[])
 ORDER BY s.metric
 
@@ -56,17 +56,16 @@ ORDER BY c.id
 -- The first half of making a run's scores of METRIC those that VERSION gave, only inside a
 -- transaction that is rolled back: the current scores move to score_history (trigger).
 DELETE FROM evaltool.score s
-USING evaltool.response r
-WHERE r.id = s.response_id AND r.run_id = %(run_id)s AND s.metric = %(metric)s
+WHERE s.run_id = %(run_id)s AND s.metric = %(metric)s
 
 -- version_swap_in --
 -- The second half: VERSION's scores (evaltool.scores_at_version) come back from history.
-INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version,
-                            scoring_id)
-SELECT h.response_id, h.metric, h.value, h.passed, h.details, h.scorer, h.scorer_version,
-       h.scoring_id
+INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, details, scorer,
+                            scorer_version, scoring_id)
+SELECT h.run_id, h.response_id, h.metric, h.value, h.passed, h.details, h.scorer,
+       h.scorer_version, h.scoring_id
 FROM evaltool.scores_at_version(%(run_id)s, %(metric)s, %(version)s) v
-JOIN evaltool.score_history h ON h.id = v.score_key
+JOIN evaltool.score_history h ON h.run_id = %(run_id)s AND h.id = v.score_key
 
 -- version_scored --
 -- Whether VERSION (a scorer version, a judge model, or a scoring id) scored METRIC on the run.
@@ -88,17 +87,19 @@ WITH runs AS (
     WHERE r.run_id = ANY (%(runs)s::bigint[])
     ORDER BY r.run_id, r.prompt_id, r.sample
 ), grid AS (
-    SELECT c.prompt_id, x.i, f.id AS response_id, f.output
+    SELECT c.prompt_id, x.i, x.run_id, f.id AS response_id, f.output
     FROM (SELECT DISTINCT f.prompt_id FROM first f) c
     CROSS JOIN runs x
     LEFT JOIN first f ON f.prompt_id = c.prompt_id AND f.run_id = x.run_id
 ), verdicts AS (
     SELECT g.prompt_id, m.metric, g.i, coalesce(s.passed, false) AS passed
     FROM (SELECT DISTINCT g.prompt_id, s.metric
-          FROM grid g JOIN evaltool.score s ON s.response_id = g.response_id
+          FROM grid g
+          JOIN evaltool.score s ON s.run_id = g.run_id AND s.response_id = g.response_id
           WHERE s.passed IS NOT NULL AND s.metric = ANY (%(metrics)s::text[])) m
     JOIN grid g ON g.prompt_id = m.prompt_id
-    LEFT JOIN evaltool.score s ON s.response_id = g.response_id AND s.metric = m.metric
+    LEFT JOIN evaltool.score s
+           ON s.run_id = g.run_id AND s.response_id = g.response_id AND s.metric = m.metric
 ), flips AS (
     SELECT v.prompt_id, v.metric, count(*) FILTER (WHERE v.passed <> b.passed) AS changed,
            jsonb_agg(v.passed ORDER BY v.i) AS passed

@@ -14,14 +14,15 @@ SELECT * FROM evaltool.judge_agreement(%(judge)s, %(other)s)
 -- score); an earlier one is current while scores of it are (scores loaded beside others).
 WITH counts AS (
     SELECT s.scoring_id, count(*) AS n
-    FROM evaltool.response r JOIN evaltool.score s ON s.response_id = r.id
+    FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
     WHERE r.run_id = %(run_id)s AND s.scoring_id IS NOT NULL
     GROUP BY s.scoring_id
 )
 SELECT g.id, g.metric, g.scorer, g.scorer_version, g.arg, g.judge_model,
        left(encode(g.rubric_sha256, 'hex'), 12) AS rubric_sha256, g.scores,
        coalesce(c.n, 0) AS current_scores,
-       (SELECT count(*) FROM evaltool.score_history h WHERE h.scoring_id = g.id) AS replaced_scores,
+       (SELECT count(*) FROM evaltool.score_history h
+        WHERE h.run_id = g.run_id AND h.scoring_id = g.id) AS replaced_scores,
        c.n IS NOT NULL OR g.id = max(g.id) OVER (PARTITION BY g.metric) AS is_current,
        g.created_at, g.created_by
 FROM evaltool.scoring g

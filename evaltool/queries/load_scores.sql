@@ -72,7 +72,8 @@ WITH valid AS (
 ), fresh AS (
     SELECT v.* FROM valid v
     WHERE NOT EXISTS (SELECT FROM evaltool.score s
-                      WHERE s.response_id = v.response_id AND s.metric = v.metric)
+                      WHERE s.run_id = v.run_id AND s.response_id = v.response_id
+                        AND s.metric = v.metric)
 ), scorings AS (
     INSERT INTO evaltool.scoring (run_id, metric, scorer, scorer_version, scores, created_by)
     SELECT run_id, metric, scorer, scorer_version, count(*),
@@ -81,9 +82,10 @@ WITH valid AS (
     GROUP BY run_id, metric, scorer, scorer_version
     RETURNING id, run_id, metric, scorer, scorer_version
 )
-INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version,
-                            scoring_id)
-SELECT f.response_id, f.metric, f.value, f.passed, f.details, f.scorer, f.scorer_version, g.id
+INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, details, scorer,
+                            scorer_version, scoring_id)
+SELECT f.run_id, f.response_id, f.metric, f.value, f.passed, f.details, f.scorer,
+       f.scorer_version, g.id
 FROM fresh f
 JOIN scorings g USING (run_id, metric, scorer, scorer_version)
 ORDER BY f.response_id

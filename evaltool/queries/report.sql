@@ -3,7 +3,7 @@
 -- with its values counted into %(bins)s bins (sql/82_fn_histogram.sql).
 SELECT m.metric, h.bucket, h.low, h.high, h.n
 FROM (SELECT s.metric FROM evaltool.response x
-      JOIN evaltool.score s ON s.response_id = x.id
+      JOIN evaltool.score s ON s.run_id = x.run_id AND s.response_id = x.id
       WHERE x.run_id = %(run_id)s
       GROUP BY s.metric
       HAVING bool_or(s.value NOT IN (0, 1))) m
@@ -93,7 +93,7 @@ CROSS JOIN LATERAL (
                AS answers
     FROM (SELECT x.output_text, s.passed, count(*) AS samples
           FROM evaltool.response x
-          JOIN evaltool.score s ON s.response_id = x.id AND s.metric = f.metric
+          JOIN evaltool.score s ON s.run_id = x.run_id AND s.response_id = x.id AND s.metric = f.metric
           WHERE x.run_id = f.run_id AND x.prompt_id = f.prompt_id AND s.passed IS NOT NULL
           GROUP BY x.output_text, s.passed
           ORDER BY count(*) DESC, s.passed DESC, x.output_text

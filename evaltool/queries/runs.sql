@@ -131,7 +131,7 @@ LIMIT %(limit)s
 -- such run.
 SELECT r.id,
        ARRAY(SELECT DISTINCT s.metric
-             FROM evaltool.response x JOIN evaltool.score s ON s.response_id = x.id
+             FROM evaltool.response x JOIN evaltool.score s ON s.run_id = x.run_id AND s.response_id = x.id
              WHERE x.run_id = r.id
              ORDER BY s.metric) AS metrics
 FROM evaltool.run r
@@ -162,7 +162,7 @@ LEFT JOIN LATERAL (
                                                          'scorer', s.scorer, 'details', s.details))
            AS scores
     FROM evaltool.score s
-    WHERE s.response_id = x.id
+    WHERE s.run_id = x.run_id AND s.response_id = x.id
 ) sc ON true
 WHERE r.id = %(run_id)s
 ORDER BY x.prompt_id, x.sample

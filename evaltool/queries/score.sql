@@ -36,11 +36,13 @@ SELECT evaltool.begin_scoring(%(run_id)s, %(metric)s, %(scorer)s, %(version)s, %
 -- pyscore_write --
 -- All results of a Python scorer, under its scoring; empties the stage.
 WITH staged AS (DELETE FROM _pyscore RETURNING *)
-INSERT INTO evaltool.score (response_id, metric, value, passed, details, scorer, scorer_version,
-                            scoring_id)
-SELECT response_id, %(metric)s, value, passed, details, %(scorer)s, %(version)s, %(scoring_id)s
-FROM staged
-ORDER BY response_id
+INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, details, scorer,
+                            scorer_version, scoring_id)
+SELECT g.run_id, x.response_id, %(metric)s, x.value, x.passed, x.details, %(scorer)s,
+       %(version)s, g.id
+FROM staged x
+CROSS JOIN (SELECT id, run_id FROM evaltool.scoring WHERE id = %(scoring_id)s) g
+ORDER BY x.response_id
 
 -- scoring_finish --
 -- How many scores the scoring wrote.

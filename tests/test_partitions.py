@@ -1,0 +1,118 @@
+"""response, score and score_history are partitioned by run (migration 0013): new runs get
+their partitions, and the migration keeps every row, id and link both ways."""
+
+import psycopg
+
+from evaltool import migrate
+from tests.scores import make_runs, put_scores
+
+PARTITIONS = """
+SELECT p.relname, pg_get_expr(p.relpartbound, p.oid)
+FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid
+WHERE i.inhparent = %s::regclass ORDER BY p.relname
+"""
+
+
+def test_a_run_past_the_last_range_gets_partitions_in_every_table(
+    conn: psycopg.Connection,
+) -> None:
+    (first,) = make_runs(conn, [{}], runs=1)
+    assert conn.execute("SELECT run_from, run_to FROM evaltool.run_partition").fetchall() == [
+        (1, 101)
+    ]
+    conn.execute("SELECT setval(pg_get_serial_sequence('evaltool.run', 'id'), 249)")
+    (late,) = make_runs(conn, [{}], runs=1)
+    assert late == 250
+    put_scores(conn, late, "ok", [1.0], [True])
+    # the ranges up to run 250, at least 100 runs each (few runs in the last 30 days)
+    assert conn.execute(
+        "SELECT run_from, run_to FROM evaltool.run_partition ORDER BY 1"
+    ).fetchall() == [
+        (1, 101),
+        (101, 201),
+        (201, 301),
+    ]
+    for table in ("response", "score", "score_history"):
+        assert [name for name, _ in conn.execute(PARTITIONS, [f"evaltool.{table}"])] == [
+            f"{table}_1",
+            f"{table}_101",
+            f"{table}_201",
+        ]
+    where = conn.execute(
+        """SELECT r.tableoid::regclass::text, s.tableoid::regclass::text
+           FROM evaltool.response r JOIN evaltool.score s
+             ON s.run_id = r.run_id AND s.response_id = r.id
+           WHERE r.run_id = %s""",
+        [late],
+    ).fetchall()
+    assert where == [("evaltool.response_201", "evaltool.score_201")]
+    # a statement that inserts no run makes no partition
+    conn.execute("INSERT INTO evaltool.run (model_id, dataset_id) SELECT 1, 1 WHERE false")
+    assert conn.execute("SELECT count(*) FROM evaltool.run_partition").fetchone() == (3,)
+    assert first == 1
+
+
+ROWS = """
+SELECT (SELECT array_agg((id, run_id, prompt_id, sample, output_text, cached_from) ORDER BY id)
+        FROM evaltool.response)::text,
+       (SELECT array_agg((id, response_id, metric, value, passed, scoring_id) ORDER BY id)
+        FROM evaltool.score)::text,
+       (SELECT array_agg((id, score_id, response_id, value) ORDER BY id)
+        FROM evaltool.score_history)::text,
+       (SELECT array_agg((id, response_a_id, response_b_id, winner) ORDER BY id)
+        FROM evaltool.preference)::text
+"""
+
+
+def test_the_migration_keeps_every_row_and_id_both_ways(empty_db_url: str) -> None:
+    migrate.migrate(empty_db_url)
+    assert migrate.rollback(empty_db_url, count=1) == ["0013_partition_by_run"]
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        a, b = make_runs(conn, [{}] * 3)
+        # scores as they were before 0013: without run_id
+        conn.execute(
+            """INSERT INTO evaltool.score (response_id, metric, value, passed, scorer)
+               SELECT id, 'ok', id % 2, id % 2 = 1, 'test' FROM evaltool.response ORDER BY id"""
+        )
+        conn.execute("UPDATE evaltool.score SET value = 0.5 WHERE value = 0")
+        conn.execute(
+            """INSERT INTO evaltool.score_history (score_id, response_id, metric, value, passed,
+                                                   details, scorer, scorer_version, created_at)
+               SELECT id, response_id, metric, 0, passed, details, scorer, scorer_version,
+                      created_at
+               FROM evaltool.score WHERE value = 0.5"""
+        )
+        conn.execute(
+            """UPDATE evaltool.response c SET cached_from = s.id
+               FROM evaltool.response s
+               WHERE c.run_id = %s AND s.run_id = %s AND s.prompt_id = c.prompt_id""",
+            [b, a],
+        )
+        conn.execute(
+            """INSERT INTO evaltool.preference (prompt_id, response_a_id, response_b_id, winner,
+                                                judge_kind, judge)
+               SELECT x.prompt_id, x.id, y.id, 'a', 'human', 'ann'
+               FROM evaltool.response x JOIN evaltool.response y
+                 ON y.prompt_id = x.prompt_id AND y.run_id = %s
+               WHERE x.run_id = %s""",
+            [b, a],
+        )
+        before = conn.execute(ROWS).fetchone()
+    assert migrate.migrate(empty_db_url) == ["0013_partition_by_run"]
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        assert conn.execute(ROWS).fetchone() == before
+        # scores and preferences name their runs; new rows continue the ids
+        assert conn.execute(
+            "SELECT count(*) FROM evaltool.score s JOIN evaltool.response r"
+            " ON r.id = s.response_id AND r.run_id = s.run_id"
+        ).fetchone() == (6,)
+        assert conn.execute(
+            "SELECT array_agg(DISTINCT (run_a_id, run_b_id))::text FROM evaltool.preference"
+        ).fetchone() == (f'{{"({a},{b})"}}',)
+        (c,) = make_runs(conn, [{}] * 3, runs=1)
+        new_ids = "SELECT min(id) FROM evaltool.response WHERE run_id = %s"
+        assert conn.execute(new_ids, [c]).fetchone()[0] > 6
+    assert migrate.rollback(empty_db_url, count=1) == ["0013_partition_by_run"]
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM evaltool.run WHERE id = %s", [c])
+        assert conn.execute(ROWS).fetchone() == before
