@@ -408,6 +408,7 @@ SELECT c.conrelid, c.conname, c.contype::text, pg_get_constraintdef(c.oid),
 FROM pg_constraint c
 JOIN pg_namespace n ON n.oid = c.connamespace
 WHERE n.nspname = %(schema)s AND c.conrelid <> 0 AND c.contype IN ('p', 'u', 'f', 'c', 'x')
+  AND c.conparentid = 0  -- not the copies PostgreSQL makes for partitions
 """
 
 # Indexes that implement a constraint are shown with the constraint.
