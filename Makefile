@@ -47,20 +47,21 @@ refresh: install
 	$(BIN)/evaltool refresh
 
 ## test: the whole suite, against the embedded PostgreSQL 18 and the machine's PostgreSQL 15,
-## both at once (separate servers); each one's output is shown when it is done. On 15 only
-## the tests that use a database server run: the others would test the same code twice.
+## both at once (separate servers); each one's output is shown when it is done. The tests of
+## the server's SQL run on both; each of the others (no server, or processes and signals)
+## on one of the two, so that the runs take about as long (tests/fix_db.py)
 test: install
 	.ci/install-chromium
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-pg15
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-pg15 SPLIT=1
 
 test-embedded: install
-	$(BIN)/pytest
+	$(if $(SPLIT),EVALTOOL_TEST_SHARE=0 )$(BIN)/pytest
 
 # Its own temporary root: pytest resets the mode of /tmp/pytest-of-USER when a session
 # starts, which would lock the other session's embedded servers out of their directories.
 test-pg15: install
 	mkdir -p -m 755 /tmp/evaltool-pg15-tests
-	TMPDIR=/tmp/evaltool-pg15-tests EVALTOOL_TEST_DB_ONLY=1 .ci/with-pg15 $(BIN)/pytest
+	TMPDIR=/tmp/evaltool-pg15-tests $(if $(SPLIT),EVALTOOL_TEST_SHARE=1 ).ci/with-pg15 $(BIN)/pytest
 
 ## bench-load: evaltool load against COPY limits, executemany and an ORM (1,000,000 rows)
 bench-load: install

@@ -12,6 +12,7 @@ pytest-postgresql's DatabaseJanitor, so test order never matters.
 import fcntl
 import os
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from evaltool import config, embedded, migrate
 
 TEST_DSN_ENV = "EVALTOOL_TEST_DSN"
-DB_ONLY_ENV = "EVALTOOL_TEST_DB_ONLY"
+SHARE_ENV = "EVALTOOL_TEST_SHARE"
 REPO = Path(__file__).resolve().parent.parent
 EMBEDDED_TEST_HOME = REPO / ".evaltool" / "test"
 # Every migration id, oldest first, and the schema version once all are applied.
@@ -189,14 +190,22 @@ def _restore_env(name: str, value: str | None) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With EVALTOOL_TEST_DB_ONLY=1 (make test's run on the second server), only the tests
-    that use a database server run: the others would test the same code twice."""
-    if os.environ.get(DB_ONLY_ENV) != "1":
+    """make test runs the suite on two servers at once (EVALTOOL_TEST_SHARE=0 on one, 1 on
+    the other): the tests of the server's SQL run on both; each of the others (they use no
+    server, or they test evaltool's handling of processes, signals and extra servers, and
+    are marked slow) runs on one of the two, by a stable hash of its name, so that the two
+    runs take about as long. Unset, everything runs."""
+    share = os.environ.get(SHARE_ENV)
+    if share not in ("0", "1"):
         return
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
-        (keep if "pg_server" in getattr(item, "fixturenames", ()) else drop).append(item)
+        both = "pg_server" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "slow"
+        )
+        mine = zlib.crc32(item.nodeid.encode()) % 2 == int(share)
+        (keep if both or mine else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
