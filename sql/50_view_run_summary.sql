@@ -1,6 +1,8 @@
 -- requires: 0009_repeats
 -- requires: 0011_templates_cache
--- evaltool.run_summary: one row per run with its counts, tokens, cost and latency.
+-- requires: 0014_run_archive
+-- evaltool.run_summary: one row per run with its counts, tokens, cost and latency; for an
+-- archived run (no responses left), the summary stored when it was archived.
 CREATE OR REPLACE VIEW evaltool.run_summary AS
 SELECT r.id AS run_id,
        r.name,
@@ -21,21 +23,24 @@ SELECT r.id AS run_id,
        END AS status,
        -- with repeats, the distinct test cases among responses and queue (a scalar
        -- subquery in a CASE runs only where it is reached)
-       CASE WHEN r.repeats = 1 THEN coalesce(s.responses, 0) + coalesce(t.pending, 0)
-            ELSE (SELECT count(*) FROM (SELECT x.prompt_id FROM evaltool.response x
-                                        WHERE x.run_id = r.id
-                                        UNION
-                                        SELECT k.prompt_id FROM evaltool.run_task k
-                                        WHERE k.run_id = r.id) u)
-       END AS test_cases,
-       coalesce(s.ok, 0) AS ok,
-       coalesce(s.errors, 0) AS errors,
+       coalesce(a.test_cases,
+                CASE WHEN r.repeats = 1 THEN coalesce(s.responses, 0) + coalesce(t.pending, 0)
+                     ELSE (SELECT count(*) FROM (SELECT x.prompt_id FROM evaltool.response x
+                                                 WHERE x.run_id = r.id
+                                                 UNION
+                                                 SELECT k.prompt_id FROM evaltool.run_task k
+                                                 WHERE k.run_id = r.id) u)
+                END) AS test_cases,
+       coalesce(a.ok, s.ok, 0) AS ok,
+       coalesce(a.errors, s.errors, 0) AS errors,
        coalesce(t.pending, 0) AS pending,
-       s.input_tokens,
-       s.output_tokens,
-       s.cost_usd,
-       s.latency_p50_ms,
-       s.latency_p95_ms,
+       CASE WHEN a.run_id IS NULL THEN s.input_tokens ELSE a.input_tokens END AS input_tokens,
+       CASE WHEN a.run_id IS NULL THEN s.output_tokens ELSE a.output_tokens END AS output_tokens,
+       CASE WHEN a.run_id IS NULL THEN s.cost_usd ELSE a.cost_usd END AS cost_usd,
+       CASE WHEN a.run_id IS NULL THEN s.latency_p50_ms ELSE a.latency_p50_ms END
+           AS latency_p50_ms,
+       CASE WHEN a.run_id IS NULL THEN s.latency_p95_ms ELSE a.latency_p95_ms END
+           AS latency_p95_ms,
        r.tags,
        r.created_by,
        r.created_at,
@@ -44,12 +49,14 @@ SELECT r.id AS run_id,
        r.finished_at - r.started_at AS duration,
        r.repeats,
        pt.name || ':' || pt.version AS template,
-       coalesce(s.cached, 0) AS cached,
-       r.suite
+       coalesce(a.cached, s.cached, 0) AS cached,
+       r.suite,
+       a.archived_at
 FROM evaltool.run r
 JOIN evaltool.model m ON m.id = r.model_id
 JOIN evaltool.dataset d ON d.id = r.dataset_id
 LEFT JOIN evaltool.prompt_template pt ON pt.id = r.template_id
+LEFT JOIN evaltool.run_archived a ON a.run_id = r.id
 LEFT JOIN LATERAL (
     SELECT count(*) AS responses,
            count(*) FILTER (WHERE x.status = 'ok') AS ok,
@@ -96,3 +103,4 @@ COMMENT ON COLUMN evaltool.run_summary.repeats IS 'Samples asked per test case (
 COMMENT ON COLUMN evaltool.run_summary.template IS 'Prompt template of the run as name:version; NULL when inputs were sent as they are.';
 COMMENT ON COLUMN evaltool.run_summary.cached IS 'Responses reused from the response cache (no call made, cost zero).';
 COMMENT ON COLUMN evaltool.run_summary.suite IS 'Suite the run was made by (evaltool eval), if any.';
+COMMENT ON COLUMN evaltool.run_summary.archived_at IS 'When the run''s responses were archived (evaltool runs archive): its counts, tokens, cost and latency are those stored then. NULL for a run whose rows are here.';

@@ -1,5 +1,6 @@
 -- requires: 0012_run_metric_stats
 -- requires: 0013_partition_by_run
+-- requires: 0014_run_archive
 -- evaltool.run_metric_stats, kept current run by run (migration 0012 made it a table):
 -- triggers on score and response mark the runs whose scores changed in run_stats_stale,
 -- and a deferred trigger there recomputes each such run from run_metric_summary at commit,
@@ -26,6 +27,9 @@ BEGIN
         RETURNING s.run_id
     )
     SELECT coalesce(array_agg(g.run_id), '{}') INTO taken FROM gone g;
+    -- an archived run keeps the statistics of its archived scores (run_archived)
+    taken := ARRAY(SELECT t FROM unnest(taken) t
+                   WHERE NOT EXISTS (SELECT FROM evaltool.run_archived a WHERE a.run_id = t));
     IF cardinality(taken) = 0 THEN
         RETURN 0;
     END IF;
@@ -38,7 +42,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION evaltool.update_run_stats(bigint[]) FROM PUBLIC;
 
 COMMENT ON FUNCTION evaltool.update_run_stats(bigint[]) IS
-    'Recomputes the run_metric_stats rows of the given runs that are in run_stats_stale (of every stale run when NULL) from run_metric_summary, and takes them out of run_stats_stale; returns how many runs it recomputed. A run that is not stale is left alone: to recompute one anyway, insert it into run_stats_stale.';
+    'Recomputes the run_metric_stats rows of the given runs that are in run_stats_stale (of every stale run when NULL) from run_metric_summary, and takes them out of run_stats_stale; returns how many runs it recomputed. A run that is not stale is left alone: to recompute one anyway, insert it into run_stats_stale. An archived run keeps its statistics.';
 
 -- Scores carry their run (migration 0013). An UPDATE that changes no
 -- byte of a score (o *<> n, as score_history compares) changes no statistic. Runs are

@@ -28,6 +28,7 @@ ALL = [
     "0011_templates_cache",
     "0012_run_metric_stats",
     "0013_partition_by_run",
+    "0014_run_archive",
 ]
 
 

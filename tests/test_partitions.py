@@ -66,7 +66,8 @@ SELECT (SELECT array_agg((id, run_id, prompt_id, sample, output_text, cached_fro
 
 def test_the_migration_keeps_every_row_and_id_both_ways(empty_db_url: str) -> None:
     migrate.migrate(empty_db_url)
-    assert migrate.rollback(empty_db_url, count=1) == ["0013_partition_by_run"]
+    below = ["0014_run_archive", "0013_partition_by_run"]
+    assert migrate.rollback(empty_db_url, count=2) == below
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         a, b = make_runs(conn, [{}] * 3)
         # scores as they were before 0013: without run_id
@@ -98,7 +99,7 @@ def test_the_migration_keeps_every_row_and_id_both_ways(empty_db_url: str) -> No
             [b, a],
         )
         before = conn.execute(ROWS).fetchone()
-    assert migrate.migrate(empty_db_url) == ["0013_partition_by_run"]
+    assert migrate.migrate(empty_db_url) == below[::-1]
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         assert conn.execute(ROWS).fetchone() == before
         # scores and preferences name their runs; new rows continue the ids
@@ -112,7 +113,7 @@ def test_the_migration_keeps_every_row_and_id_both_ways(empty_db_url: str) -> No
         (c,) = make_runs(conn, [{}] * 3, runs=1)
         new_ids = "SELECT min(id) FROM evaltool.response WHERE run_id = %s"
         assert conn.execute(new_ids, [c]).fetchone()[0] > 6
-    assert migrate.rollback(empty_db_url, count=1) == ["0013_partition_by_run"]
+    assert migrate.rollback(empty_db_url, count=2) == below
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute("DELETE FROM evaltool.run WHERE id = %s", [c])
         assert conn.execute(ROWS).fetchone() == before

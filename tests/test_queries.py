@@ -49,6 +49,14 @@ ROW_VIEWS = {
     "response_rows_create": ["response_insert"],
     "score_rows_create": ["score_insert"],
     "preference_rows_create": ["preference_insert"],
+    "archive_rows_create": [
+        "archive_check",
+        "archive_partitions_restore",
+        "archive_insert",
+        "archive_insert_scores",
+        "archive_insert_history",
+        "archive_insert_preferences",
+    ],
 }
 # Statements over an extension the test servers do not have.
 NEEDS_EXTENSION = {"pg_cron_schedule"}

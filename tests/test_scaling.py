@@ -49,6 +49,7 @@ CLASSIFICATION: dict[str, Place] = {
     "scoring": distributed("run_id"),
     "run_metric_stats": distributed("run_id"),
     "run_stats_stale": distributed("run_id"),
+    "run_archived": distributed("run_id"),
     "comparison": distributed("candidate_run_id"),
     # Judgments of one test case by two runs: keyed by the test case, a group of their own.
     "preference": distributed("prompt_id", "none"),

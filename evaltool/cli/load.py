@@ -267,6 +267,25 @@ def scores(
     _execute("scores", sources, options, partial(load_scores, run_id=run_id, scorer=scorer))
 
 
+@load.command(name="archive")
+@load_options
+def archive_file(files: tuple[str, ...], options: LoadOptions) -> None:
+    """Restore the runs `evaltool runs archive` wrote to a file.
+
+    Every response of the file comes back with its id, its scores, score history and the
+    preferences whose two responses are here again; partitions dropped by the archive are
+    created again, and the runs read their rows (not their archived summary) again. A run
+    that is not archived, or not in this database, is a bad line.
+
+    \b
+    Example:
+        evaltool load archive evaltool-archive-20260101.jsonl.gz
+    """
+    from evaltool.archive import load_archive
+
+    _execute("archived responses", expand(files, JSONL), options, load_archive)
+
+
 @load.command()
 @load_options
 @click.option(

@@ -1,5 +1,5 @@
-"""`evaltool runs`: list, show, search, export and delete runs, and find their flaky test
-cases."""
+"""`evaltool runs`: list, show, search, export, archive and delete runs, and find their
+flaky test cases."""
 
 from datetime import datetime
 from pathlib import Path
@@ -306,6 +306,76 @@ def delete(run_refs: tuple[str, ...], yes: bool) -> None:
         click.echo(f"deleted run(s) {', '.join(map(str, sorted(deleted)))}")
     if missing:
         raise EvaltoolError(f"no run {', '.join(map(str, missing))}")
+
+
+@runs_group.command(name="archive")
+@click.option(
+    "--before",
+    type=types.MOMENT,
+    required=True,
+    help="Archive the done runs created before this (a date, or an age such as 90d).",
+)
+@click.option(
+    "--to",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive file (default: evaltool-archive-DATE.jsonl.gz; .gz compresses).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list the runs it would archive.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def archive_runs(
+    before: datetime, path: Path | None, dry_run: bool, yes: bool, as_json: bool
+) -> None:
+    """Move old runs' responses and scores to a file, keeping the runs' summaries.
+
+    Every response of the completed, failed or interrupted runs created before --before,
+    with its scores, score history and the preferences that name it, is written to a gzip
+    JSON Lines file; only once the file is whole are the rows removed, in one transaction.
+    The runs stay, with their statistics (run_metric_stats) and the summary run_summary
+    showed (counts, tokens, cost, latency), so runs list, leaderboards and trends still
+    show them; a range of run ids whose runs are all archived has its partitions dropped
+    whole. `evaltool load archive FILE` brings everything back, ids included.
+
+    \b
+    Example:
+        evaltool runs archive --before 180d --dry-run
+        evaltool runs archive --before 2026-01-01 --to archive/2025.jsonl.gz --yes
+        evaltool load archive archive/2025.jsonl.gz       # and back
+    """
+    from evaltool import archive
+
+    target = path or Path(f"evaltool-archive-{before:%Y%m%d}.jsonl.gz")
+    with db.connect() as conn:
+        ids = archive.runs_before(conn, before)
+        if dry_run or not ids:
+            if as_json:
+                echo_json({"runs": ids, "dry_run": dry_run})
+            else:
+                click.echo(f"{len(ids)} run(s) to archive" + (f": {_ids(ids)}" if ids else ""))
+            return
+        if not yes:
+            click.confirm(
+                f"Archive {len(ids)} run(s) ({_ids(ids)}) to {target} and remove their rows?",
+                abort=True,
+            )
+        done = archive.archive(conn, ids, target)
+    if as_json:
+        echo_json(done.as_dict())
+    else:
+        click.echo(
+            f"archived {len(done.runs)} run(s), {done.responses:,} responses, to {done.path}"
+            + (
+                f"; dropped {len(done.dropped_ranges)} partition range(s)"
+                if done.dropped_ranges
+                else ""
+            )
+        )
+
+
+def _ids(ids: list[int], shown: int = 10) -> str:
+    text = ", ".join(map(str, ids[:shown]))
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def _print_runs(found: RunFilter, limit: int, as_json: bool) -> None:

@@ -40,8 +40,11 @@ WITH board AS (
     WHERE (%(dataset)s::text IS NULL OR mp.dataset = %(dataset)s)
       AND (%(metrics)s::text[] IS NULL OR mp.metric = ANY(%(metrics)s))
 ), spend AS (
-    SELECT l.run_id, c.cost_usd, c.latency_p50_ms
+    -- an archived run's, as stored when it was archived
+    SELECT l.run_id, coalesce(a.cost_usd, c.cost_usd) AS cost_usd,
+           coalesce(a.latency_p50_ms, c.latency_p50_ms) AS latency_p50_ms
     FROM (SELECT DISTINCT latest_run_id AS run_id FROM board) l
+    LEFT JOIN evaltool.run_archived a ON a.run_id = l.run_id
     CROSS JOIN LATERAL (
         SELECT sum(x.cost_usd) AS cost_usd,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY x.latency_ms)
