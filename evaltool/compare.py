@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from evaltool import queries
+from evaltool import queries, runs
 from evaltool.errors import CheckFailed, EvaltoolError
 
 # metadata.KEY or metadata.KEY.SUBKEY, as compare_runs reads it (#>> on the dotted path)
@@ -97,6 +97,7 @@ def compare_many(
         raise EvaltoolError(
             f"run {', '.join(map(str, twice))} is given twice: name each candidate once"
         )
+    runs.refuse_archived(conn, [baseline, *candidates], "compare")
     base = _summary(conn, baseline)
     summaries = [_summary(conn, c) for c in candidates]
     if metrics:

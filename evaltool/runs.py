@@ -169,6 +169,17 @@ def resolve(conn: psycopg.Connection, ref: str) -> int:
     return int(row[0])
 
 
+def refuse_archived(conn: psycopg.Connection, run_ids: list[int], doing: str) -> None:
+    """Refuse to score or compare runs whose rows are in an archive file: they have none
+    here, and an empty run would read as a real result."""
+    row = conn.execute(queries.get("runs_archived"), {"runs": run_ids}).fetchone()
+    if row is not None:
+        raise EvaltoolError(
+            f"run {row[0]} is archived (in {row[1]}): restore it to {doing} it, with "
+            f"evaltool load archive {row[1]}"
+        )
+
+
 def find(conn: psycopg.Connection, found: RunFilter, limit: int) -> list[dict[str, Any]]:
     """The runs a filter matches, newest first, at most `limit`."""
     return queries.fetch_all(conn, "runs_find", {**found.params(), "limit": limit})

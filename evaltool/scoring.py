@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from evaltool import pyscorers, queries
+from evaltool import pyscorers, queries, runs
 from evaltool.errors import EvaltoolError
 
 # NAME of NAME=SCORER[:ARG]: no colon, so that `regex:a=b` stays scorer regex with arg a=b
@@ -97,6 +97,7 @@ def score_run(
     Returns one summary row per metric (n, passed, pass rate and mean with intervals) plus
     `written`, the scores written by this call.
     """
+    runs.refuse_archived(conn, [run_id] if reference is None else [run_id, reference], "score")
     python = [pyscorers.resolve(spec.scorer, spec.arg) for spec in specs]
     if reference is not None:
         refused = [

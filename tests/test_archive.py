@@ -81,6 +81,13 @@ def test_archive_then_restore_gives_back_every_row(
     assert {r["run_id"]: r["ok"] for r in listed} == {old: 3, older: 3, new: 3}
     again = run_cli("runs", "archive", "--before", "90d", "--yes")
     assert again.stdout == "0 run(s) to archive\n"
+    # an archived run has no rows here: comparing or scoring it is refused, naming the file
+    refused = (
+        f"run {old} is archived (in {path}): restore it to compare it,"
+        f" with evaltool load archive {path}"
+    )
+    assert run_cli("compare", str(old), str(new)).stderr == f"Error: {refused}\n"
+    assert "restore it to score it" in run_cli("score", str(old), "--metric", "exact_match").stderr
 
     restored = run_cli("load", "archive", str(path), "--json")
     assert restored.exit_code == 0, restored.output

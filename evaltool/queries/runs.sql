@@ -166,3 +166,10 @@ LEFT JOIN LATERAL (
 ) sc ON true
 WHERE r.id = %(run_id)s
 ORDER BY x.prompt_id, x.sample
+
+-- runs_archived --
+-- The first of the runs whose rows evaltool runs archive moved to a file, with the file.
+SELECT a.run_id, a.file FROM evaltool.run_archived a
+WHERE a.run_id = ANY (%(runs)s::bigint[])
+ORDER BY a.run_id
+LIMIT 1
