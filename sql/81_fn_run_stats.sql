@@ -10,8 +10,9 @@
 -- The functions that write these tables run as their owner (SECURITY DEFINER), as the
 -- audit triggers do: writers may read them, not write them (sql/90_grants.sql).
 
--- Set-based: one aggregation over the given runs' scores (the run_id predicate reaches the
--- response index through run_metric_summary's GROUP BYs), never a loop over runs or rows.
+-- Set-based within a run: one aggregation over its scores, the run_id predicate reaching
+-- its partitions through run_metric_summary's GROUP BYs; a loop over the runs, never over
+-- rows.
 -- The stale rows are taken first: a run another transaction is still marking waits on
 -- that row's insert, so two commits never recompute one run from different snapshots.
 CREATE OR REPLACE FUNCTION evaltool.update_run_stats(runs bigint[] DEFAULT NULL)
@@ -20,6 +21,7 @@ CREATE OR REPLACE FUNCTION evaltool.update_run_stats(runs bigint[] DEFAULT NULL)
 $$
 DECLARE
     taken bigint[];
+    one bigint;
 BEGIN
     WITH gone AS (
         DELETE FROM evaltool.run_stats_stale s
@@ -34,8 +36,12 @@ BEGIN
         RETURN 0;
     END IF;
     DELETE FROM evaltool.run_metric_stats s WHERE s.run_id = ANY(taken);
-    INSERT INTO evaltool.run_metric_stats
-    SELECT *, now() FROM evaltool.run_metric_summary s WHERE s.run_id = ANY(taken);
+    -- One run at a time: `run_id = one` prunes response and score to the run's partition
+    -- (an = ANY(array) would not reach score through the join, and would read all of it).
+    FOREACH one IN ARRAY taken LOOP
+        INSERT INTO evaltool.run_metric_stats
+        SELECT *, now() FROM evaltool.run_metric_summary s WHERE s.run_id = one;
+    END LOOP;
     RETURN cardinality(taken);
 END
 $$;
