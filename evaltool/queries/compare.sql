@@ -8,8 +8,8 @@ FROM evaltool.compare_candidates(%(baseline)s, %(candidates)s::bigint[], %(alpha
 -- compare_metrics --
 -- The metrics scored in any of the runs.
 SELECT DISTINCT s.metric
-FROM evaltool.response r JOIN evaltool.score s ON s.run_id = r.run_id AND s.response_id = r.id
-WHERE r.run_id = ANY (%(runs)s::bigint[])
+FROM evaltool.score s
+WHERE s.run_id = ANY (%(runs)s::bigint[])  -- on score itself: prunes its partitions
 ORDER BY s.metric
 
 -- compare_regressions --
@@ -96,10 +96,12 @@ WITH runs AS (
     FROM (SELECT DISTINCT g.prompt_id, s.metric
           FROM grid g
           JOIN evaltool.score s ON s.run_id = g.run_id AND s.response_id = g.response_id
-          WHERE s.passed IS NOT NULL AND s.metric = ANY (%(metrics)s::text[])) m
+          WHERE s.run_id = ANY (%(runs)s::bigint[])  -- prunes score to the runs' partitions
+            AND s.passed IS NOT NULL AND s.metric = ANY (%(metrics)s::text[])) m
     JOIN grid g ON g.prompt_id = m.prompt_id
     LEFT JOIN evaltool.score s
            ON s.run_id = g.run_id AND s.response_id = g.response_id AND s.metric = m.metric
+          AND s.run_id = ANY (%(runs)s::bigint[])
 ), flips AS (
     SELECT v.prompt_id, v.metric, count(*) FILTER (WHERE v.passed <> b.passed) AS changed,
            jsonb_agg(v.passed ORDER BY v.i) AS passed
