@@ -10,7 +10,6 @@ ALTER INDEX evaltool.response_prompt_id_idx RENAME TO response_part_prompt_id_id
 ALTER INDEX evaltool.response_cache_key_idx RENAME TO response_part_cache_key_idx;
 ALTER INDEX evaltool.response_cached_from_idx RENAME TO response_part_cached_from_idx;
 ALTER INDEX evaltool.score_pkey RENAME TO score_part_pkey;
-ALTER INDEX evaltool.score_response_metric_key RENAME TO score_part_response_metric_key;
 ALTER INDEX evaltool.score_history_pkey RENAME TO score_history_part_pkey;
 ALTER INDEX evaltool.score_history_response_id_idx RENAME TO score_history_part_response_id_idx;
 ALTER INDEX evaltool.score_history_scoring_id_idx RENAME TO score_history_part_scoring_id_idx;

@@ -6,7 +6,7 @@
 -- the distribution column should the tables move to Citus (docs/scaling.md).
 --
 -- score and score_history gain run_id (the run of their response), and reference their
--- response by (run_id, response_id). A preference names the runs of its two responses.
+-- response by (run_id, response_id); score's primary key is (run_id, response_id, metric). A preference names the runs of its two responses.
 -- response.cached_from is no longer a foreign key: a cache hit copies what it reuses, and
 -- its source may be archived.
 --
@@ -90,8 +90,9 @@ CREATE TABLE evaltool.score (
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     scoring_id     bigint,
-    CONSTRAINT score_pkey PRIMARY KEY (run_id, id),
-    CONSTRAINT score_response_metric_key UNIQUE (run_id, response_id, metric),
+    -- one score per response and metric; the id is an identity, not a key: a second
+    -- index led by run_id lured the planner into probing it for a response's scores
+    CONSTRAINT score_pkey PRIMARY KEY (run_id, response_id, metric),
     CONSTRAINT score_response_fkey FOREIGN KEY (run_id, response_id)
         REFERENCES evaltool.response (run_id, id) ON DELETE CASCADE,
     CONSTRAINT score_has_result CHECK (value IS NOT NULL OR passed IS NOT NULL)
@@ -215,7 +216,7 @@ COMMENT ON COLUMN evaltool.response.request IS 'The rendered request (chat messa
 COMMENT ON COLUMN evaltool.response.cache_key IS 'Response cache key: SHA-256 of run.config_hash, the request and the sample (evaltool.response_cache_key); NULL for loaded responses.';
 COMMENT ON COLUMN evaltool.response.cached_from IS 'The id of the response this one was reused from (a cache hit: no call was made, its cost is zero); NULL for a call. Not a foreign key: the source may have been archived or deleted since.';
 COMMENT ON TABLE evaltool.score IS 'The current score of one response on one metric: exactly one per (response, metric). Scores it replaced are kept in score_history. Partitioned by run_id, as its response.';
-COMMENT ON COLUMN evaltool.score.id IS 'Surrogate key (identity); with run_id the primary key.';
+COMMENT ON COLUMN evaltool.score.id IS 'Identity: unique as its sequence makes it, and what score_history.score_id names; the primary key is (run_id, response_id, metric).';
 COMMENT ON COLUMN evaltool.score.response_id IS 'Response that was scored.';
 COMMENT ON COLUMN evaltool.score.metric IS 'Metric name, e.g. exact_match or trigram_similarity.';
 COMMENT ON COLUMN evaltool.score.value IS 'Numeric value (finite); NULL for pure pass/fail metrics.';
