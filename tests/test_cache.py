@@ -80,7 +80,7 @@ def test_a_second_run_is_answered_from_the_cache(
         assert rows == [(True, True, True, 0, True, True)] * 2
         # another template version, other parameters, --no-cache: each calls again
         run(run_cli, "m", "qa", "--template", "qa:1")
-        assert server.questions()[-2:] == ["Q: 2+2", "Q: capital of France"]
+        assert sorted(server.questions()[-2:]) == ["Q: 2+2", "Q: capital of France"]  # any order
         run(run_cli, "m-warm", "qa", "--template", "qa:2")
         run(run_cli, "m", "qa", "--template", "qa:2", "--no-cache")
         assert len(server.requests) == 8
