@@ -1,4 +1,5 @@
 -- requires: 0013_partition_by_run
+-- requires: 0015_run_id_statistics
 -- The partitions of response, score and score_history (migration 0013): each holds a range
 -- of run ids, listed in run_partition. When a run is created past the last range, the next
 -- range is added for all three tables, sized to hold about a month of runs at the pace of
@@ -31,6 +32,12 @@ BEGIN
             EXECUTE format('COMMENT ON TABLE evaltool.%I IS %L', t || '_' || last_to,
                            format('Partition of %s: runs %s to %s.', t, last_to,
                                   last_to + width - 1));
+            -- as its parent (migration 0015): a run not yet analyzed is estimated at the
+            -- average run, not at one row
+            IF t <> 'score_history' THEN
+                EXECUTE format('ALTER TABLE evaltool.%I ALTER COLUMN run_id SET STATISTICS 1',
+                               t || '_' || last_to);
+            END IF;
         END LOOP;
         INSERT INTO evaltool.run_partition (run_from, run_to) VALUES (last_to, last_to + width);
         made := made + 1;

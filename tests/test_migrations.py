@@ -29,6 +29,7 @@ ALL = [
     "0012_run_metric_stats",
     "0013_partition_by_run",
     "0014_run_archive",
+    "0015_run_id_statistics",
 ]
 
 
