@@ -1,22 +1,26 @@
--- evaltool.cost_daily: what model calls cost, per day, project, user and model.
+-- requires: 0016_cost_ledger
+-- evaltool.cost_daily: what model calls cost, per day, project, user and model, summed
+-- from cost_ledger (a few rows per run), not from the responses: a month's cost reads the
+-- same rows however long the history, and archived runs keep theirs.
 CREATE OR REPLACE VIEW evaltool.cost_daily AS
-SELECT date_trunc('day', coalesce(x.started_at, x.created_at)) AS day,
+SELECT date_trunc('day', l.period) AS day,
        p.name AS project, r.created_by, m.name AS model,
-       count(*) AS calls,
-       count(*) FILTER (WHERE x.status = 'error') AS errors,
-       sum(x.input_tokens) AS input_tokens,
-       sum(x.output_tokens) AS output_tokens,
-       sum(x.cost_usd) AS cost_usd,
-       count(*) FILTER (WHERE x.cost_usd IS NULL) AS unpriced_calls
-FROM evaltool.response x
-JOIN evaltool.run r ON r.id = x.run_id
+       sum(l.calls)::bigint AS calls,
+       coalesce(sum(l.errors), 0)::bigint AS errors,
+       sum(l.input_tokens)::bigint AS input_tokens,
+       sum(l.output_tokens)::bigint AS output_tokens,
+       sum(l.cost_usd) AS cost_usd,
+       coalesce(sum(l.unpriced_calls), 0)::bigint AS unpriced_calls
+FROM evaltool.cost_ledger l
+JOIN evaltool.run r ON r.id = l.run_id
 JOIN evaltool.model m ON m.id = r.model_id
 JOIN evaltool.dataset d ON d.id = r.dataset_id
 JOIN evaltool.project p ON p.id = d.project_id
-GROUP BY 1, 2, 3, 4;
+GROUP BY 1, 2, 3, 4
+HAVING sum(l.calls) <> 0;
 
 COMMENT ON VIEW evaltool.cost_daily IS
-    'Calls, tokens and cost per day (days in the session''s time zone), project, user and model; sum over it for weeks, months or totals.';
+    'Calls, tokens and cost per day (days in the session''s time zone), project, user and model, from cost_ledger (archived runs included); sum over it for weeks, months or totals.';
 COMMENT ON COLUMN evaltool.cost_daily.day IS 'Day the calls were made.';
 COMMENT ON COLUMN evaltool.cost_daily.project IS 'Project of the run''s dataset.';
 COMMENT ON COLUMN evaltool.cost_daily.created_by IS 'Who started the run.';

@@ -188,6 +188,17 @@ BEGIN
                                       refreshed_by)
     VALUES (view_name, concurrent, started, clock_timestamp(), rows, session_user);
     RETURN NEXT;
+    -- cost_ledger (0016): the rows appended since the last refresh, folded
+    IF to_regclass('evaltool.cost_ledger') IS NOT NULL THEN
+        started := clock_timestamp();
+        view_name := 'evaltool.cost_ledger';
+        EXECUTE 'SELECT evaltool.fold_cost_ledger()' INTO rows;
+        seconds := extract(epoch FROM clock_timestamp() - started);
+        INSERT INTO evaltool.refresh_log (view_name, concurrent, started_at, finished_at, rows,
+                                          refreshed_by)
+        VALUES (view_name, concurrent, started, clock_timestamp(), rows, session_user);
+        RETURN NEXT;
+    END IF;
     FOR v IN SELECT c.oid::regclass FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = 'evaltool' AND c.relkind = 'm' ORDER BY c.relname
@@ -211,7 +222,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION evaltool.refresh_aggregates(boolean) FROM PUBLIC;
 
 COMMENT ON FUNCTION evaltool.refresh_aggregates(boolean) IS
-    'Recomputes the run_metric_stats of the runs still in run_stats_stale (rows: how many runs; changes of scores are recomputed at their commit, so usually none), then refreshes every materialized view of schema evaltool (CONCURRENTLY by default, so readers are not blocked); records each in refresh_log. Runs as the schema owner, so evaltool_writer may call it (e.g. from pg_cron).';
+    'Recomputes the run_metric_stats of the runs still in run_stats_stale (rows: how many runs; changes of scores are recomputed at their commit, so usually none), folds the rows appended to cost_ledger since the last refresh (rows: the rows it made), then refreshes every materialized view of schema evaltool (CONCURRENTLY by default, so readers are not blocked); records each in refresh_log. Runs as the schema owner, so evaltool_writer may call it (e.g. from pg_cron).';
 
 -- Runs left stale (every run of a database that had its history before 0012, or one whose
 -- scores were written with triggers off) are computed as the schema is applied, so that no

@@ -36,6 +36,10 @@ BEGIN
             REVOKE INSERT, UPDATE, DELETE, TRUNCATE
                 ON evaltool.run_metric_stats, evaltool.run_stats_stale FROM evaltool_writer;
         END IF;
+        -- And the cost ledger (0016), written by SECURITY DEFINER triggers on response.
+        IF to_regclass('evaltool.cost_ledger') IS NOT NULL THEN
+            REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evaltool.cost_ledger FROM evaltool_writer;
+        END IF;
         -- Migration bookkeeping changes only through evaltool db migrate.
         -- Refreshes run as the owner (SECURITY DEFINER) and are writers' to start.
         IF to_regprocedure('evaltool.refresh_aggregates(boolean)') IS NOT NULL THEN

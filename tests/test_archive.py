@@ -24,6 +24,8 @@ SELECT (SELECT array_agg((r.*)::text ORDER BY r.id) FROM evaltool.response r
        (SELECT array_agg((to_jsonb(m) - 'computed_at')::text ORDER BY m.run_id, m.metric)
         FROM evaltool.run_metric_stats m WHERE m.run_id = ANY(%(runs)s))::text
 """
+# cost_daily, as report cost reads it: archived runs keep their cost
+COST = "SELECT * FROM evaltool.cost_daily ORDER BY day, project, created_by, model"
 SUMMARY = """
 SELECT run_id, test_cases, ok, errors, input_tokens, cost_usd, latency_p50_ms
 FROM evaltool.run_summary WHERE run_id = ANY(%(runs)s) ORDER BY run_id
@@ -60,6 +62,8 @@ def test_archive_then_restore_gives_back_every_row(
     runs = [old, older, new]
     before = conn.execute(ROWS, {"runs": runs}).fetchone()
     summary = conn.execute(SUMMARY, {"runs": runs}).fetchall()
+    cost = conn.execute(COST).fetchall()
+    assert sum(row[6] for row in cost) == 9 * 10  # input tokens of 9 responses
     preview = run_cli("runs", "archive", "--before", "90d", "--dry-run")
     assert (preview.exit_code, preview.stdout) == (0, f"2 run(s) to archive: {old}, {older}\n")
 
@@ -75,6 +79,7 @@ def test_archive_then_restore_gives_back_every_row(
         assert conn.execute(count.format(table), [[old, older]]).fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM evaltool.preference").fetchone() == (0,)
     assert conn.execute(SUMMARY, {"runs": runs}).fetchall() == summary
+    assert conn.execute(COST).fetchall() == cost
     after = conn.execute(ROWS, {"runs": runs}).fetchone()
     assert after[4] == before[4]  # run_metric_stats
     listed = json.loads(run_cli("runs", "list", "--json").stdout)
@@ -94,6 +99,7 @@ def test_archive_then_restore_gives_back_every_row(
     assert json.loads(restored.stdout)["inserted"] == 6
     assert conn.execute(ROWS, {"runs": runs}).fetchone() == before
     assert conn.execute(SUMMARY, {"runs": runs}).fetchall() == summary
+    assert conn.execute(COST).fetchall() == cost  # not twice
     assert conn.execute("SELECT count(*) FROM evaltool.run_archived").fetchone() == (0,)
     twice = run_cli("load", "archive", str(path))
     assert twice.exit_code == 2

@@ -30,6 +30,7 @@ ALL = [
     "0013_partition_by_run",
     "0014_run_archive",
     "0015_run_id_statistics",
+    "0016_cost_ledger",
 ]
 
 

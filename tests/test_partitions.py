@@ -1,10 +1,14 @@
 """response, score and score_history are partitioned by run (migration 0013): new runs get
 their partitions, and the migration keeps every row, id and link both ways."""
 
+from pathlib import Path
+
 import psycopg
 
 from evaltool import migrate
 from tests.scores import make_runs, put_scores
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 PARTITIONS = """
 SELECT p.relname, pg_get_expr(p.relpartbound, p.oid)
@@ -66,8 +70,14 @@ SELECT (SELECT array_agg((id, run_id, prompt_id, sample, output_text, cached_fro
 
 def test_the_migration_keeps_every_row_and_id_both_ways(empty_db_url: str) -> None:
     migrate.migrate(empty_db_url)
-    below = ["0015_run_id_statistics", "0014_run_archive", "0013_partition_by_run"]
-    assert migrate.rollback(empty_db_url, count=3) == below
+    # 0013 and every migration after it, newest first
+    below = sorted(
+        (p.name.removesuffix(".sql") for p in MIGRATIONS.glob("*.sql")
+         if not p.name.endswith(".rollback.sql") and p.name >= "0013"),
+        reverse=True,
+    )  # fmt: skip
+    assert below[-1] == "0013_partition_by_run"
+    assert migrate.rollback(empty_db_url, count=len(below)) == below
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         a, b = make_runs(conn, [{}] * 3)
         # scores as they were before 0013: without run_id
@@ -113,7 +123,7 @@ def test_the_migration_keeps_every_row_and_id_both_ways(empty_db_url: str) -> No
         (c,) = make_runs(conn, [{}] * 3, runs=1)
         new_ids = "SELECT min(id) FROM evaltool.response WHERE run_id = %s"
         assert conn.execute(new_ids, [c]).fetchone()[0] > 6
-    assert migrate.rollback(empty_db_url, count=3) == below
+    assert migrate.rollback(empty_db_url, count=len(below)) == below
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute("DELETE FROM evaltool.run WHERE id = %s", [c])
         assert conn.execute(ROWS).fetchone() == before
