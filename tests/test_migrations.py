@@ -31,6 +31,7 @@ ALL = [
     "0014_run_archive",
     "0015_run_id_statistics",
     "0016_cost_ledger",
+    "0017_distribution_keys",
 ]
 
 

@@ -50,6 +50,7 @@ CLASSIFICATION: dict[str, Place] = {
     "run_metric_stats": distributed("run_id"),
     "run_stats_stale": distributed("run_id"),
     "run_archived": distributed("run_id"),
+    "cost_ledger": distributed("run_id"),
     "comparison": distributed("candidate_run_id"),
     # Judgments of one test case by two runs: keyed by the test case, a group of their own.
     "preference": distributed("prompt_id", "none"),
@@ -509,32 +510,12 @@ def violations(catalog: Catalog) -> dict[str, tuple[str, list[str]]]:
     return rules
 
 
-# What the schema does not meet yet, as docs/scaling.md's "Not yet" section lists it: the
-# keys of scoring, comparison and preference (partitioning by run, migration 0013, gave
-# response, score and score_history theirs).
-# The test fails when one of these is fixed as well as when another appears: update this
-# list and the doc together.
-NOT_YET = {
-    "unique keys of distributed tables include the distribution column": [
-        "evaltool.comparison_pkey (id) lacks comparison.candidate_run_id",
-        "evaltool.preference_pair_judge_key (<expression>, <expression>, judge) lacks"
-        " preference.prompt_id",
-        "evaltool.preference_pkey (id) lacks preference.prompt_id",
-        "evaltool.scoring_pkey (id) lacks scoring.run_id",
-    ],
-}
-
-
 def test_the_catalog_follows_the_rules_of_docs_scaling(
     conn: psycopg.Connection, subtests: pytest.Subtests
 ) -> None:
     for title, (why, wrong) in violations(Catalog.read(conn)).items():
         with subtests.test(title):
-            expected = NOT_YET.get(title, [])
-            assert sorted(wrong) == expected, (
-                f"{why} (known exceptions: NOT_YET here and 'Not yet' in docs/scaling.md):\n  "
-                + "\n  ".join(sorted(set(wrong) ^ set(expected)))
-            )
+            assert sorted(wrong) == [], f"{why}:\n  " + "\n  ".join(sorted(wrong))
 
     # The rules can fail: what a careless migration might add is caught (rolled back).
     with subtests.test("the rules catch what they are for"), conn.transaction(force_rollback=True):

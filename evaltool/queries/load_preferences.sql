@@ -94,7 +94,7 @@ SELECT r.response_a_id,
          || coalesce(nullif(r.doc -> 'details', 'null'), '{}')
 FROM pg_temp.evaltool_rows r
 WHERE r.reason IS NULL OR (NOT %(skip_invalid)s AND evaltool.load_reject(r.ord, r.reason))
-ON CONFLICT ((least(response_a_id, response_b_id)), (greatest(response_a_id, response_b_id)), judge)
+ON CONFLICT (prompt_id, (least(response_a_id, response_b_id)), (greatest(response_a_id, response_b_id)), judge)
 DO NOTHING
 
 -- preference_runs --

@@ -55,7 +55,7 @@ INSERT INTO evaltool.preference
 SELECT a, b, w, 'model', %(judge)s, r, d
 FROM unnest(%(a)s::bigint[], %(b)s::bigint[], %(winner)s::text[], %(reason)s::text[],
             %(details)s::jsonb[]) AS v(a, b, w, r, d)
-ON CONFLICT ((least(response_a_id, response_b_id)), (greatest(response_a_id, response_b_id)), judge)
+ON CONFLICT (prompt_id, (least(response_a_id, response_b_id)), (greatest(response_a_id, response_b_id)), judge)
 DO NOTHING
 
 -- pairs_tally --
