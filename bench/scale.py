@@ -11,7 +11,8 @@ this one process, each operation with 10 runs of history and again with the full
   compare_runs   SELECT * FROM evaltool.compare_runs(A, B) of two runs of the history
   runs list      runs.find, as `evaltool runs list --limit 10` (the same page in both
                  phases: the ratio is the history's weight, not a longer page)
-  runs search    runs.find(runfilter.parse(QUERY)), as `evaltool runs search QUERY`
+  runs search    runs.find(runfilter.parse(QUERY)), as `evaltool runs search QUERY --limit 2`
+                 (the 10 runs hold 2 of model-b: the same page in both phases)
   report run     data.run_report + render to HTML, as `evaltool report run B -o F.html`
   report compare compare.compare + render to HTML, as `evaltool report compare A B -o F.html`
   leaderboard    data.leaderboard_report + render, as `evaltool report leaderboard`
@@ -361,7 +362,7 @@ def measure(url: str, history: History, phase: int, a: int, b: int) -> dict[str,
             url, "runs list", lambda conn, i: runs.find(conn, runfilter.RunFilter(), 10)
         ),
         "runs search": median_time(
-            url, "runs search", lambda conn, i: runs.find(conn, runfilter.parse(SEARCH), 10)
+            url, "runs search", lambda conn, i: runs.find(conn, runfilter.parse(SEARCH), 2)
         ),
         "report run": median_time(
             url, "report run", html("run", lambda conn: data.run_report(conn, b))
@@ -426,8 +427,9 @@ def run(url: str, args: argparse.Namespace) -> None:
           f"PostgreSQL {version}; score.run_id {'set' if history.score_run_id else 'absent'}",
           flush=True)  # fmt: skip
 
-    # 10 runs spread over the year (slots in the middle of each tenth), then the others
-    first = sorted({int((k + 0.5) * args.runs / 10) for k in range(10)})
+    # 10 runs spread over the year (slots near the middle of each tenth), two of each model
+    # (a slot's model is slot % 5), then the others
+    first = sorted({int((k + 0.5) * args.runs / 10) // 5 * 5 + k % 5 for k in range(10)})
     rest = [s for s in range(args.runs) if s not in set(first)]
     start = time.perf_counter()
     history.dataset("qa", args.responses)

@@ -106,18 +106,9 @@ def load_archive(
     def insert(stage: Stage, params: dict[str, object]) -> int:
         insert_or_explain(conn, stage, queries.get("archive_check"), params)
         for run_from, run_to in conn.execute(queries.get("archive_partitions_restore")).fetchall():
-            for table in reversed(TABLES):  # the referenced table first
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TABLE evaltool.{} PARTITION OF evaltool.{} "
-                        "FOR VALUES FROM ({}) TO ({})"
-                    ).format(
-                        sql.Identifier(f"{table}_{run_from}"),
-                        sql.Identifier(table),
-                        sql.Literal(run_from),
-                        sql.Literal(run_to),
-                    )
-                )
+            conn.execute(
+                queries.get("archive_partitions_create"), {"run_from": run_from, "run_to": run_to}
+            )
             conn.execute(queries.get("archive_range_restored"), {"run_from": run_from})
         row = conn.execute(queries.get("archive_insert")).fetchone()
         restored, runs = (row[0], row[1] or []) if row else (0, [])

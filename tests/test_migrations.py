@@ -32,6 +32,7 @@ ALL = [
     "0015_run_id_statistics",
     "0016_cost_ledger",
     "0017_distribution_keys",
+    "0018_partition_foreign_keys",
 ]
 
 

@@ -165,3 +165,41 @@ def test_a_run_written_after_analyze_is_estimated_at_a_runs_size(
            ORDER BY 1"""
     ).fetchall() == [("response_501", 1), ("score_501", 1)]
     assert late > 500
+
+
+def test_scores_reference_the_responses_of_their_own_range(conn: psycopg.Connection) -> None:
+    """The foreign keys of score and score_history to response join the partitions of one
+    range of runs (0018): a check costs the same however many ranges there are, and it
+    allows the same rows as one foreign key between the partitioned tables would."""
+    conn.execute("SELECT setval(pg_get_serial_sequence('evaltool.run', 'id'), 249)")
+    (run,) = make_runs(conn, [{}, {}], runs=1)
+    put_scores(conn, run, "ok", [1.0, 0.0], [True, False])
+    keys = conn.execute(
+        """SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
+           WHERE contype = 'f' AND conrelid::regclass::text ~ '_201$'
+             AND confrelid::regclass::text ~ '^evaltool.response' ORDER BY 1"""
+    ).fetchall()
+    assert keys == [
+        ("evaltool.score_201", "evaltool.response_201"),
+        ("evaltool.score_history_201", "evaltool.response_201"),
+    ]
+    response = conn.execute(
+        "SELECT min(id) FROM evaltool.response WHERE run_id = %s", [run]
+    ).fetchone()[0]
+    # a score of a response that is not there, or of another run's, is refused
+    for run_id, response_id in ((run, response + 100), (1, response)):
+        try:
+            conn.execute(
+                """INSERT INTO evaltool.score (run_id, response_id, metric, value, scorer)
+                   VALUES (%s, %s, 'x', 1, 'test')""",
+                [run_id, response_id],
+            )
+        except psycopg.errors.ForeignKeyViolation:
+            pass
+        else:
+            raise AssertionError(f"a score of response {response_id} in run {run_id} was kept")
+    # a deleted response takes its scores along
+    conn.execute("DELETE FROM evaltool.response WHERE id = %s", [response])
+    assert conn.execute(
+        "SELECT count(*) FROM evaltool.score WHERE run_id = %s", [run]
+    ).fetchone() == (1,)

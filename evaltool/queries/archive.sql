@@ -112,6 +112,10 @@ JOIN evaltool.run_partition g
 WHERE w.reason IS NULL AND g.dropped_at IS NOT NULL
 ORDER BY g.run_from
 
+-- archive_partitions_create --
+-- A dropped range's partitions, as new ranges get them.
+SELECT evaltool.create_run_partitions(%(run_from)s, %(run_to)s)
+
 -- archive_range_restored --
 -- A range whose partitions exist again.
 UPDATE evaltool.run_partition SET dropped_at = NULL WHERE run_from = %(run_from)s

@@ -39,19 +39,22 @@ WITH board AS (
       ON st.run_id = mp.latest_run_id AND st.metric = mp.metric
     WHERE (%(dataset)s::text IS NULL OR mp.dataset = %(dataset)s)
       AND (%(metrics)s::text[] IS NULL OR mp.metric = ANY(%(metrics)s))
-), spend AS (
-    -- an archived run's, as stored when it was archived
-    SELECT l.run_id, coalesce(a.cost_usd, c.cost_usd) AS cost_usd,
-           coalesce(a.latency_p50_ms, c.latency_p50_ms) AS latency_p50_ms
+), spend AS MATERIALIZED (
+    -- once per latest run (not once per metric): its cost from cost_ledger, archived runs'
+    -- included, and its median latency from its responses (an archived run's, as stored
+    -- when it was archived)
+    SELECT l.run_id,
+           (SELECT sum(c.cost_usd) FROM evaltool.cost_ledger c WHERE c.run_id = l.run_id)
+               AS cost_usd,
+           coalesce(a.latency_p50_ms, p.latency_p50_ms) AS latency_p50_ms
     FROM (SELECT DISTINCT latest_run_id AS run_id FROM board) l
     LEFT JOIN evaltool.run_archived a ON a.run_id = l.run_id
     CROSS JOIN LATERAL (
-        SELECT sum(x.cost_usd) AS cost_usd,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY x.latency_ms)
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.latency_ms)
                    FILTER (WHERE x.status = 'ok') AS latency_p50_ms
         FROM evaltool.response x
-        WHERE x.run_id = l.run_id
-    ) c
+        WHERE x.run_id = l.run_id AND a.run_id IS NULL
+    ) p
 )
 SELECT b.*, sp.cost_usd, sp.latency_p50_ms,
        rank() OVER (PARTITION BY b.dataset, b.dataset_version, b.metric
