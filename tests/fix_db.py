@@ -16,10 +16,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg import conninfo
+from psycopg import conninfo, sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from evaltool import config, embedded, migrate
@@ -27,7 +28,20 @@ from evaltool import config, embedded, migrate
 TEST_DSN_ENV = "EVALTOOL_TEST_DSN"
 SHARE_ENV = "EVALTOOL_TEST_SHARE"
 REPO = Path(__file__).resolve().parent.parent
-EMBEDDED_TEST_HOME = REPO / ".evaltool" / "test"
+
+
+def _test_home() -> Path:
+    """Where the embedded test server keeps its data: in memory (/dev/shm) where the machine
+    has it, one directory per checkout. Every test clones a database, thousands of files,
+    and on this machine's disk each file opened cost about 0.25 ms: 0.5 s per clone, about
+    half of the suite's time, against 0.02 s in memory. Its data is scratch anyway."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm / f"evaltool-tests-{os.getuid()}-{zlib.crc32(str(REPO).encode()):08x}"
+    return REPO / ".evaltool" / "test"
+
+
+EMBEDDED_TEST_HOME = _test_home()
 # Every migration id, oldest first, and the schema version once all are applied.
 MIGRATION_IDS = sorted(
     p.stem for p in config.data_dir("migrations").glob("*.sql") if ".rollback" not in p.name
@@ -61,7 +75,8 @@ class Server:
 
     def janitor(self, dbname: str, **kwargs: object) -> DatabaseJanitor:
         """pytest-postgresql's janitor for one database of this server."""
-        return DatabaseJanitor(
+        return _Janitor(
+            self.version_num >= 150000,
             user=self.user,
             host=self.host,
             port=self.port,
@@ -69,6 +84,22 @@ class Server:
             dbname=dbname,
             **kwargs,
         )  # type: ignore[arg-type]
+
+
+class _Janitor(DatabaseJanitor):
+    """Clones the template by copying its files (STRATEGY FILE_COPY, PostgreSQL 15+; 14
+    knows no other way) rather than through the WAL, the default since 15: 0.03 s against
+    0.24 s per test database on PostgreSQL 15, without fsync."""
+
+    def __init__(self, file_copy: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.file_copy = file_copy
+
+    def _build_create_database_sql(self) -> sql.Composed:
+        query = super()._build_create_database_sql()
+        if self.template_dbname and self.file_copy:
+            query += sql.SQL(" STRATEGY FILE_COPY")
+        return query
 
 
 _server: Server | None = None
@@ -97,6 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
             is_embedded = True
         params.setdefault("dbname", "postgres")
         with psycopg.connect(**params, connect_timeout=10) as conn:  # type: ignore[arg-type]
+            if is_embedded:
+                _without_durability(conn)
             version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
             version_num = conn.info.server_version
             user = conn.info.user
@@ -114,6 +147,16 @@ def pytest_configure(config: pytest.Config) -> None:
         version=version,
         embedded=is_embedded,
     )
+
+
+def _without_durability(conn: psycopg.Connection) -> None:
+    """The test server's data is scratch: it need not survive a crash of the machine, so
+    commits and database clones do not wait for the disk. Only for the embedded server the
+    tests start themselves (.ci/with-pg15 does the same for its cluster)."""
+    conn.autocommit = True
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+        conn.execute(sql.SQL("ALTER SYSTEM SET {} = off").format(sql.Identifier(setting)))
+    conn.execute("SELECT pg_reload_conf()")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

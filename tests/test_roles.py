@@ -115,11 +115,12 @@ def test_writers_refresh_the_aggregates_and_readers_cannot(
 ) -> None:
     writer = login("evaltool_writer")
     assert writer.execute("SELECT view_name FROM evaltool.refresh_aggregates()").fetchall() == [
-        ("evaltool.run_metric_stats",)
+        ("evaltool.run_metric_stats",),
+        ("evaltool.cost_ledger",),
     ]
     writer.commit()
     reader = login("evaltool_reader")
     assert reader.execute("SELECT count(*) FROM evaltool.run_metric_stats").fetchone() == (0,)
     with pytest.raises(errors.InsufficientPrivilege):
         reader.execute("SELECT evaltool.refresh_aggregates()")
-    assert conn.execute("SELECT count(*) FROM evaltool.refresh_log").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM evaltool.refresh_log").fetchone() == (2,)
