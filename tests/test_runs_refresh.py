@@ -109,7 +109,7 @@ def test_scores_update_the_statistics_at_commit_and_refresh_logs_what_was_left(
     assert result.exit_code == 0, result.output
     # and the cost ledger's rows that the runs' responses appended, folded
     refreshed = json.loads(result.stdout)
-    assert [(r["view_name"], r["rows"]) for r in refreshed][0] == ("evaltool.run_metric_stats", 0)
+    assert (refreshed[0]["view_name"], refreshed[0]["rows"]) == ("evaltool.run_metric_stats", 0)
     assert refreshed[1]["view_name"] == "evaltool.cost_ledger" and refreshed[1]["rows"] >= 3
     conn.execute("DELETE FROM evaltool.score")
     conn.commit()
