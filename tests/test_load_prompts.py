@@ -421,3 +421,33 @@ def test_bad_map_option_is_a_usage_error(run_cli: RunCli, tmp_path: Path) -> Non
 def test_no_progress_output_when_not_a_terminal(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("load", "prompts", str(write(tmp_path / "a.jsonl", {"input": 1})), "-d", "qa")
     assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_a_byte_order_mark_is_no_part_of_the_data(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Windows tools start UTF-8 files with a byte-order mark: plain, gzip, CSV or standard
+    input, it is skipped, and the lines keep their numbers."""
+    bom = b"\xef\xbb\xbf"
+    plain = tmp_path / "bom.jsonl"
+    plain.write_bytes(bom + b'{"input": "q1", "expected": "a"}\n{"input": "q2"}\n')
+    packed = tmp_path / "bom.jsonl.gz"
+    packed.write_bytes(gzip.compress(bom + b'{"input": "q3"}\n'))
+    table = tmp_path / "bom.csv"
+    table.write_bytes(bom + b"input,expected\nq4,b\n")
+    result = run_cli("load", "prompts", str(plain), str(packed), "-d", "qa", "--json")
+    assert summary(result)["inserted"] == 3
+    assert summary(run_cli("load", "prompts", str(table), "-d", "qa", "--json"))["inserted"] == 1
+    assert [(r[1], r[2]) for r in rows(conn)] == [
+        ("q1", "a"),
+        ("q2", None),
+        ("q3", None),
+        ("q4", "b"),
+    ]
+    piped = run_cli("load", "prompts", "-", "-d", "qb", "--json", input='\ufeff{"input": "q5"}\n')
+    assert summary(piped)["inserted"] == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(bom + b'{"input": "q1"}\n\n{"input": \n')
+    failed = run_cli("load", "prompts", str(bad), "-d", "qc")
+    assert failed.exit_code == 2
+    assert failed.stderr.startswith(f"Error: {bad}:3: invalid JSON")

@@ -9,16 +9,18 @@ database.
 
 import glob
 import gzip
+import io
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from evaltool.errors import EvaltoolError
 
 BLOCK_SIZE = 1 << 20
+BOM = b"\xef\xbb\xbf"
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _BLANKISH_LINE = re.compile(rb"(?m)^[ \t]+$")
 # Bytes that never occur in valid JSON text and that COPY's CSV transport would misread.
@@ -47,14 +49,28 @@ class Source:
         return self.path.stat().st_size if self.path else None
 
     def open(self) -> BinaryIO:
-        """The uncompressed bytes of the input."""
+        """The uncompressed bytes of the input, without a UTF-8 byte-order mark."""
         if self.path is None:
-            return sys.stdin.buffer
+            return _without_bom(sys.stdin.buffer)
         with self.path.open("rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
         if gzipped:
-            return gzip.open(self.path, "rb")  # type: ignore[return-value]
-        return self.path.open("rb")
+            return _without_bom(cast(BinaryIO, gzip.open(self.path, "rb")))
+        return _without_bom(self.path.open("rb"))
+
+
+def _without_bom(stream: BinaryIO) -> BinaryIO:
+    """The stream past a UTF-8 byte-order mark, if it starts with one. Windows tools
+    (Notepad, Excel's "CSV UTF-8") write one; it is no part of the data, and JSON parsers
+    take it for an invisible invalid token."""
+    buffered = (
+        stream
+        if isinstance(stream, io.BufferedReader | gzip.GzipFile)
+        else io.BufferedReader(cast(io.RawIOBase, stream))
+    )
+    if buffered.peek(len(BOM)).startswith(BOM):
+        buffered.read(len(BOM))
+    return cast(BinaryIO, buffered)
 
 
 def expand(args: Sequence[str], suffixes: Sequence[str]) -> list[Source]:
