@@ -6,6 +6,7 @@ reports, where a blank cell looks like a rendering fault, and nothing in CLI tab
 where blanks keep columns quiet.
 """
 
+import unicodedata
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -92,3 +93,12 @@ def duration(value: timedelta | None, empty: str = NONE) -> str:
     minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {seconds} s"
+
+
+def one_line(text: str) -> str:
+    """Text with its control characters and line separators written as escapes (\\n,
+    \\x1b, \\u2028): a file name or a value quoted in a message cannot break it into
+    several lines or drive the terminal."""
+    return "".join(
+        repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text
+    )

@@ -451,3 +451,18 @@ def test_a_byte_order_mark_is_no_part_of_the_data(
     failed = run_cli("load", "prompts", str(bad), "-d", "qc")
     assert failed.exit_code == 2
     assert failed.stderr.startswith(f"Error: {bad}:3: invalid JSON")
+
+
+def test_a_file_name_with_control_characters_keeps_the_error_on_one_line(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A file found in a directory is named as it is: a newline or an escape sequence in
+    its name is written as an escape, so the message stays one line and cannot drive the
+    terminal."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad\nna\x1bme\u2028.jsonl").write_bytes(b'{"input": \n')
+    result = run_cli("load", "prompts", str(folder), "-d", "qa")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
+    assert result.stderr.startswith(f"Error: {folder}/bad\\nna\\x1bme\\u2028.jsonl:1: invalid JSON")

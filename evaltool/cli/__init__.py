@@ -12,7 +12,7 @@ try:  # Ctrl-C while Python loads the modules below (the first half second): no 
     import click
     import psycopg
 
-    from evaltool import __version__
+    from evaltool import __version__, display
     from evaltool.cli.compare import compare
     from evaltool.cli.datasets import datasets
     from evaltool.cli.db import db
@@ -63,8 +63,9 @@ class Interrupted(click.ClickException):
 
 
 def user_error(message: str, exit_code: int) -> UserError:
-    """The Click exception that prints `message` and exits with `exit_code` (1 or 2)."""
-    return (CheckError if exit_code == 1 else UserError)(message)
+    """The Click exception that prints `message` and exits with `exit_code` (1 or 2): on
+    one line, whatever file name or value it quotes (display.one_line)."""
+    return (CheckError if exit_code == 1 else UserError)(display.one_line(message))
 
 
 # An evaltool table, view, function or column that is not there: a database not migrated
