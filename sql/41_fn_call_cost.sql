@@ -1,6 +1,7 @@
+-- requires: 0019_token_counts_bigint
 -- evaltool.call_cost_usd: what a call cost, at the price in force when it was made.
 CREATE OR REPLACE FUNCTION evaltool.call_cost_usd(
-    model_id bigint, at timestamptz, input_tokens integer, output_tokens integer
+    model_id bigint, at timestamptz, input_tokens bigint, output_tokens bigint
 ) RETURNS numeric
     LANGUAGE sql STABLE PARALLEL SAFE
     RETURN (
@@ -14,5 +15,5 @@ CREATE OR REPLACE FUNCTION evaltool.call_cost_usd(
           AND (call_cost_usd.input_tokens IS NOT NULL OR call_cost_usd.output_tokens IS NOT NULL)
     );
 
-COMMENT ON FUNCTION evaltool.call_cost_usd(bigint, timestamptz, integer, integer) IS
+COMMENT ON FUNCTION evaltool.call_cost_usd(bigint, timestamptz, bigint, bigint) IS
     'USD cost of a call with these token counts at the model''s price in force at time at; NULL without a price or without token counts.';

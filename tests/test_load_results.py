@@ -289,6 +289,24 @@ def test_responses_into_a_new_run(
         ),
         ({"id": "q1", "sample": 0}, '"sample" must be a whole number from 1 to 1000'),
         ({"id": "q1", "sample": "2"}, '"sample" must be a whole number from 1 to 1000'),
+        # valid JSON numbers that their columns cannot hold
+        (
+            '{"id": "q1", "latency_ms": 1e400}',
+            '"latency_ms" is out of range (from 1e-300 to 1e300, or 0)',
+        ),
+        (
+            {"id": "q1", "output_tokens": 2**63},
+            '"output_tokens" is out of range (at most 9223372036854775807)',
+        ),
+        (
+            {"id": "q1", "cost_usd": 1e10},
+            '"cost_usd" is out of range (at most 9999999999.99999999)',
+        ),
+        ({"id": "q1", "attempts": 2**31}, '"attempts" is out of range (at most 2147483647)'),
+        (
+            '{"id": "q1", "latency_ms": 1e-400}',
+            '"latency_ms" is out of range (from 1e-300 to 1e300, or 0)',
+        ),
     ],
 )
 def test_response_line_errors(
@@ -296,13 +314,26 @@ def test_response_line_errors(
     conn: psycopg.Connection,
     tmp_path: Path,
     dataset: Path,
-    doc: dict[str, Any],
+    doc: dict[str, Any] | str,
     reason: str,
 ) -> None:
     source = write(tmp_path / "bad.jsonl", {"id": "q2", "output": "Paris"}, doc)
     result = run_cli("load", "responses", str(source), "--model", "m1", "--dataset", "qa")
     assert (result.exit_code, result.stderr) == (2, f"Error: {source}:2: {reason}\n")
     assert conn.execute("SELECT count(*) FROM evaltool.run").fetchone() == (0,)
+
+
+def test_token_counts_past_two_to_the_31_are_kept(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path, dataset: Path
+) -> None:
+    """Counts summed over batches or sessions pass 2^31: bigint columns (0019) keep them,
+    and their cost is computed from them."""
+    source = write(tmp_path / "big.jsonl", {"id": "q1", "output": "4", "input_tokens": 3 * 10**9})
+    ok(run_cli("load", "responses", str(source), "--model", "m1", "--dataset", "qa", "--json"))
+    assert conn.execute("SELECT input_tokens, cost_usd FROM evaltool.response").fetchone() == (
+        3 * 10**9,
+        Decimal("9000.00000000"),  # at $3 per million
+    )
 
 
 def test_responses_need_a_known_model_and_dataset(
@@ -362,6 +393,16 @@ def test_scores_by_test_case_or_response_id(
     )
     failed = run_cli("load", "scores", str(missing), "--run", run_id)
     assert failed.stderr == f"Error: {missing}:1: the run has no response for this test case\n"
+    # a number that double precision cannot hold is named, not a database error
+    for number in ("1e400", "-1e400", "1e-400"):
+        line = '{"id": "q1", "metric": "x", "value": ' + number + "}"
+        huge = write(tmp_path / "huge.jsonl", line)
+        refused = run_cli("load", "scores", str(huge), "--run", run_id)
+        assert (refused.exit_code, refused.stderr) == (
+            2,
+            f'Error: {huge}:1: "value" is out of range'
+            " (from -1e300 to 1e300; 0, or at least 1e-300 from it)\n",
+        )
 
 
 def test_samples_of_a_repeated_run_load_and_are_scored_by_sample(

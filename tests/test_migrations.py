@@ -33,6 +33,7 @@ ALL = [
     "0016_cost_ledger",
     "0017_distribution_keys",
     "0018_partition_foreign_keys",
+    "0019_token_counts_bigint",
 ]
 
 

@@ -29,6 +29,10 @@ SELECT s.ord, s.doc, coalesce(by_id.id, by_input.id) AS prompt_id,
                         WHERE jsonb_typeof(s.doc -> k) = 'number'
                           AND (s.doc -> k)::numeric % 1 <> 0)
                THEN 'input_tokens, output_tokens and attempts must be whole numbers'
+           -- what the columns hold (latency_ms: double precision, finite; cost_usd:
+           -- numeric(18, 8); the token counts: bigint; attempts: integer)
+           WHEN range.key IS NOT NULL
+               THEN format('"%s" is out of range (%s)', range.key, range.allowed)
            WHEN jsonb_typeof(s.doc -> 'tokens_estimated') NOT IN ('boolean', 'null')
                THEN '"tokens_estimated" must be true or false'
            WHEN jsonb_typeof(s.doc -> 'metadata') NOT IN ('object', 'null')
@@ -41,6 +45,20 @@ SELECT s.ord, s.doc, coalesce(by_id.id, by_input.id) AS prompt_id,
        END AS reason
 FROM pg_temp.evaltool_stage s
 CROSS JOIN pg_temp.evaltool_load_context c
+LEFT JOIN LATERAL (
+    SELECT m.key, m.allowed
+    FROM (VALUES (1, 'latency_ms', numeric '1e-300', numeric '1e300', 'from 1e-300 to 1e300, or 0'),
+                 (2, 'input_tokens', 0, 9223372036854775807, 'at most 9223372036854775807'),
+                 (3, 'output_tokens', 0, 9223372036854775807, 'at most 9223372036854775807'),
+                 (4, 'cost_usd', 0, 9999999999.99999999, 'at most 9999999999.99999999'),
+                 (5, 'attempts', 0, 2147483647, 'at most 2147483647'))
+         AS m(n, key, low, high, allowed)
+    CROSS JOIN LATERAL (SELECT (s.doc -> m.key)::numeric AS x) v
+    WHERE jsonb_typeof(s.doc -> m.key) = 'number'
+      AND (v.x > m.high OR (v.x <> 0 AND abs(v.x) < m.low))
+    ORDER BY m.n
+    LIMIT 1
+) range ON true
 LEFT JOIN evaltool.prompt by_id
        ON by_id.dataset_id = c.dataset_id AND by_id.external_id = s.doc ->> 'id'
       AND by_id.deleted_at IS NULL
@@ -68,13 +86,13 @@ SELECT c.run_id,
                      ELSE nullif(r.doc -> 'output', 'null')::text END),
        r.doc ->> 'error',
        nullif(r.doc -> 'latency_ms', 'null')::double precision,
-       nullif(r.doc -> 'input_tokens', 'null')::numeric::integer,
-       nullif(r.doc -> 'output_tokens', 'null')::numeric::integer,
+       nullif(r.doc -> 'input_tokens', 'null')::numeric::bigint,
+       nullif(r.doc -> 'output_tokens', 'null')::numeric::bigint,
        coalesce(nullif(r.doc -> 'tokens_estimated', 'null')::boolean, false),
        coalesce(nullif(r.doc -> 'cost_usd', 'null')::numeric,
                 evaltool.call_cost_usd(c.model_id, now(),
-                                       nullif(r.doc -> 'input_tokens', 'null')::numeric::integer,
-                                       nullif(r.doc -> 'output_tokens', 'null')::numeric::integer)),
+                                       nullif(r.doc -> 'input_tokens', 'null')::numeric::bigint,
+                                       nullif(r.doc -> 'output_tokens', 'null')::numeric::bigint)),
        coalesce(nullif(r.doc -> 'attempts', 'null')::numeric::integer, 1),
        (r.doc - '{id,input,sample,output,output_text,status,error,latency_ms,input_tokens,output_tokens,tokens_estimated,cost_usd,attempts,metadata}'::text[])
          || coalesce(nullif(r.doc -> 'metadata', 'null'), '{}')

@@ -23,6 +23,12 @@ SELECT s.ord, s.doc, coalesce(direct.id, by_id.id, by_input.id) AS response_id,
                THEN '"metric" must be a non-empty string'
            WHEN jsonb_typeof(s.doc -> 'value') NOT IN ('number', 'null')
                THEN '"value" must be a number'
+           -- what double precision holds
+           WHEN jsonb_typeof(s.doc -> 'value') = 'number'
+                AND (abs((s.doc -> 'value')::numeric) > 1e300
+                     OR ((s.doc -> 'value')::numeric <> 0
+                         AND abs((s.doc -> 'value')::numeric) < 1e-300))
+               THEN '"value" is out of range (from -1e300 to 1e300; 0, or at least 1e-300 from it)'
            WHEN jsonb_typeof(s.doc -> 'passed') NOT IN ('boolean', 'null')
                THEN '"passed" must be true or false'
            WHEN coalesce(s.doc -> 'value', 'null') = 'null' AND coalesce(s.doc -> 'passed', 'null') = 'null'
