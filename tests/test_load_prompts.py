@@ -466,3 +466,27 @@ def test_a_file_name_with_control_characters_keeps_the_error_on_one_line(
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "\x1b" not in result.stderr
     assert result.stderr.startswith(f"Error: {folder}/bad\\nna\\x1bme\\u2028.jsonl:1: invalid JSON")
+
+
+@pytest.mark.parametrize(
+    "late",
+    [b'{"input": "c\x00"}\n', b'{"input": \n', b'{"input": "\xff"}\n', b"\\.\n"],
+    ids=["NUL", "invalid JSON", "invalid UTF-8", "end-of-data marker"],
+)
+def test_the_first_bad_line_in_file_order_is_named_whatever_its_kind(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path, late: bytes
+) -> None:
+    """A line that cannot even be staged (NUL, invalid JSON or UTF-8) used to be named
+    before an earlier line with the wrong fields, which only the checks in SQL see."""
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(b'{"input": "a"}\n')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"input": "b"}\n{"expected": "x"}\n{"input": "c"}\n' + late)
+    result = run_cli("load", "prompts", str(first), str(bad), "-d", "qa")
+    assert (result.exit_code, result.stderr) == (2, f'Error: {bad}:2: missing "input"\n')
+    # and the line that cannot be staged is still named when it comes first
+    early = tmp_path / "early.jsonl"
+    early.write_bytes(late + b'{"expected": "x"}\n')
+    named = run_cli("load", "prompts", str(early), "-d", "qb")
+    assert named.exit_code == 2 and named.stderr.startswith(f"Error: {early}:1: ")
+    assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)

@@ -143,6 +143,9 @@ def load_rows(
         },
     )
     conn.execute(queries.get(rows_view))
+    if stage.stopped is not None:
+        first = conn.execute(queries.get(rows_rejects)).fetchone()
+        _raise_first(stage.stopped, first, stage, sources)
     rejects = list(stage.rejects)
     if skip_invalid:
         for ord, reason, text in conn.execute(queries.get(rows_rejects)):
@@ -167,6 +170,22 @@ def load_rows(
         created=created,
         start=start,
     )
+
+
+def _raise_first(
+    stopped: InputError,
+    checked: tuple[int, str, str] | None,
+    stage: Stage,
+    sources: Sequence[Source],
+) -> None:
+    """Raise the error of the first bad line in file order: `stopped`, where the fast path
+    stopped, or `checked`, the row view's first bad line, if it comes before."""
+    if checked is not None:
+        names = [s.name for s in sources]
+        name, line = stage.locate(checked[0])
+        if (names.index(name), line) < (names.index(stopped.source or name), stopped.line or 0):
+            raise InputError(f"{name}:{line}: {checked[1]}", name, line) from stopped
+    raise stopped
 
 
 def finish(

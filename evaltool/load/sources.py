@@ -33,7 +33,12 @@ _FORBIDDEN = {
 
 
 class InputError(EvaltoolError):
-    """Bad input: the message starts with FILE:LINE."""
+    """Bad input: the message starts with FILE:LINE (`source` and `line`, where known)."""
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.source = source
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ def _clean(block: bytes, source: Source, first_line: int, on_problem: OnProblem 
         end = block.index(b"\n", at)
         line = first_line + block.count(b"\n", 0, start)
         if on_problem is None:
-            raise InputError(f"{source.name}:{line}: {reason}")
+            raise InputError(f"{source.name}:{line}: {reason}", source.name, line)
         on_problem(line, reason, block[start:end])
         block = block[:start] + block[end:]
     # Blank-looking lines are rare: a quick find decides whether the regex runs at all.

@@ -17,7 +17,7 @@ import bisect
 import json
 import re
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -66,6 +66,8 @@ class Stage:
     conn: psycopg.Connection
     rows: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    # where the fast path stopped, when the files were staged again to find an earlier line
+    stopped: InputError | None = None
     _spans: list[_Span] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -77,9 +79,27 @@ class Stage:
         self.conn.execute(queries.get("stage_create"))
 
     def copy_files(
-        self, sources: Iterable[Source], progress: Progress, *, skip_invalid: bool
+        self, sources: Sequence[Source], progress: Progress, *, skip_invalid: bool
     ) -> None:
-        """Stage every line of JSON Lines inputs."""
+        """Stage every line of JSON Lines inputs.
+
+        Without skip_invalid, the fast path stops at the first line it cannot stage, but an
+        earlier line may be bad in a way only the checks in SQL tell: then, where the inputs
+        can be read again, they are staged again with bad lines set aside (the rare path),
+        `stopped` keeps the first error, and the load names whichever comes first."""
+        try:
+            self._copy_files(sources, progress, skip_invalid=skip_invalid)
+        except InputError as exc:
+            if skip_invalid or exc.line is None or any(s.path is None for s in sources):
+                raise
+            self.conn.execute(queries.get("stage_create"))
+            self.rows, self.rejects, self._spans = 0, [], []
+            self._copy_files(sources, lambda rows, nbytes: None, skip_invalid=True)
+            self.stopped = exc
+
+    def _copy_files(
+        self, sources: Sequence[Source], progress: Progress, *, skip_invalid: bool
+    ) -> None:
         for source in sources:
             span = _Span(self.rows + 1, source)
             self._spans.append(span)
@@ -157,7 +177,8 @@ class Stage:
             self._copy(chunks)
         except _Refused as refused:
             reason = copy_error_reason(refused.error, self._raw_line(refused.ord))
-            raise InputError(f"{self.where(refused.ord)}: {reason}") from refused.error
+            name, line = self.locate(refused.ord)
+            raise InputError(f"{name}:{line}: {reason}", name, line) from refused.error
 
     def _copy(self, chunks: Iterable[bytes]) -> None:
         """One COPY of the chunks under a savepoint; raises _Refused for a row it refuses.
