@@ -288,6 +288,10 @@ def test_responses_into_a_new_run(
             "input_tokens, output_tokens and attempts must be whole numbers",
         ),
         ({"id": "q1", "sample": 0}, '"sample" must be a whole number from 1 to 1000'),
+        (
+            {"id": "q1", "input": {"text": "capital of France?"}, "output": 1},
+            '"id" "q1" and "input" name different test cases',
+        ),
         ({"id": "q1", "sample": "2"}, '"sample" must be a whole number from 1 to 1000'),
         # valid JSON numbers that their columns cannot hold
         (
@@ -321,6 +325,22 @@ def test_response_line_errors(
     result = run_cli("load", "responses", str(source), "--model", "m1", "--dataset", "qa")
     assert (result.exit_code, result.stderr) == (2, f"Error: {source}:2: {reason}\n")
     assert conn.execute("SELECT count(*) FROM evaltool.run").fetchone() == (0,)
+
+
+def test_an_id_and_an_input_that_agree_load(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path, dataset: Path
+) -> None:
+    source = write(tmp_path / "both.jsonl", {"id": "q1", "input": "2+2?", "output": "4"})
+    result = run_cli("load", "responses", str(source), "--model", "m1", "--dataset", "qa", "--json")
+    run_id = ok(result)["target"].split()[1]
+    scores = write(
+        tmp_path / "scores.jsonl",
+        {"id": "q1", "input": "2+2?", "metric": "m", "passed": True},
+        {"id": "q1", "input": "unanswered", "metric": "m", "passed": True},
+    )
+    refused = run_cli("load", "scores", str(scores), "--run", run_id)
+    assert refused.stderr == f'Error: {scores}:2: "id" "q1" and "input" name different test cases\n'
+    assert conn.execute("SELECT count(*) FROM evaltool.score").fetchone() == (0,)
 
 
 def test_token_counts_past_two_to_the_31_are_kept(

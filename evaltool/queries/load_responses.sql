@@ -9,6 +9,10 @@ SELECT s.ord, s.doc, coalesce(by_id.id, by_input.id) AS prompt_id,
                THEN 'name the test case with "id" or "input"'
            WHEN s.doc ->> 'id' IS NOT NULL AND by_id.id IS NULL
                THEN format('no test case with id %s in the run''s dataset', s.doc -> 'id')
+           -- both given: they must name one test case, not leave the choice to evaltool
+           WHEN s.doc ->> 'id' IS NOT NULL AND coalesce(s.doc -> 'input', 'null') <> 'null'
+                AND by_id.prompt_hash <> evaltool.json_hash(s.doc -> 'input')
+               THEN format('"id" %s and "input" name different test cases', s.doc -> 'id')
            WHEN s.doc ->> 'id' IS NULL AND by_input.id IS NULL
                THEN 'no test case with this input in the run''s dataset'
            WHEN jsonb_typeof(s.doc -> 'status') NOT IN ('string', 'null')

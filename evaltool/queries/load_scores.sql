@@ -17,6 +17,11 @@ SELECT s.ord, s.doc, coalesce(direct.id, by_id.id, by_input.id) AS response_id,
                THEN 'no "response_id": name it, or give --run and the test case''s "id" or "input"'
            WHEN NOT s.doc ? 'response_id' AND coalesce(s.doc -> 'id', s.doc -> 'input', 'null') = 'null'
                THEN 'name the response with "response_id", or the test case with "id" or "input"'
+           -- both given: they must name one test case, not leave the choice to evaltool
+           WHEN NOT s.doc ? 'response_id' AND s.doc ->> 'id' IS NOT NULL
+                AND coalesce(s.doc -> 'input', 'null') <> 'null'
+                AND p_id.prompt_hash <> evaltool.json_hash(s.doc -> 'input')
+               THEN format('"id" %s and "input" name different test cases', s.doc -> 'id')
            WHEN coalesce(direct.id, by_id.id, by_input.id) IS NULL
                THEN 'the run has no response for this test case'
            WHEN jsonb_typeof(s.doc -> 'metric') <> 'string' OR s.doc ->> 'metric' = ''
