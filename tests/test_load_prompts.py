@@ -348,6 +348,13 @@ def test_chat_fine_tuning_lines(run_cli: RunCli, conn: psycopg.Connection, tmp_p
         (None, turns[:1], "Hello!", [], {}, "human", True),  # a final answer becomes expected
         (None, question, None, [], {"weight": 1}, "human", True),
     ]
+    # a final tool call is the expected answer, not nothing
+    call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    tool = [{"role": "user", "content": "Rain?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]}]  # fmt: skip
+    calls = write(tmp_path / "tool.jsonl", {"messages": tool})
+    assert summary(run_cli("load", "prompts", str(calls), "-d", "qt", "--json"))["inserted"] == 1
+    assert rows(conn, "qt")[0][1:3] == (tool[:1], {"tool_calls": [call]})
     bad = write(tmp_path / "bad.jsonl", {"messages": []})
     result = run_cli("load", "prompts", str(bad), "-d", "qb", "--format", "chat")
     assert result.stderr == (

@@ -51,13 +51,17 @@ WHERE doc IS NOT NULL
 
 -- docs_chat --
 -- Chat fine-tuning lines: {"messages": [...]}. A final assistant message is the expected
--- output; the messages before it are the input.
+-- output (its content; a tool call, as the message without its role and empty content);
+-- the messages before it are the input.
 CREATE TEMP VIEW evaltool_docs AS
 SELECT ord,
        CASE WHEN ok AND last_role = 'assistant'
             THEN (doc - 'messages') || jsonb_build_object(
                      'input', (doc -> 'messages') - -1,
-                     'expected', doc -> 'messages' -> -1 -> 'content')
+                     'expected',
+                     CASE WHEN (doc -> 'messages' -> -1) ?| ARRAY['tool_calls', 'function_call']
+                          THEN jsonb_strip_nulls((doc -> 'messages' -> -1) - 'role')
+                          ELSE doc -> 'messages' -> -1 -> 'content' END)
             WHEN ok
             THEN (doc - 'messages') || jsonb_build_object('input', doc -> 'messages')
             ELSE doc END AS doc,
