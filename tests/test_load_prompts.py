@@ -90,7 +90,7 @@ def test_loading_twice_adds_nothing(
 
 
 BAD_LINES = [
-    (b'{"input": "x", \n', "invalid JSON: The input string ended unexpectedly"),
+    (b'{"input": "x", \n', "invalid JSON: Expecting property name enclosed in double quotes"),
     (b"[1, 2]\n", "not a JSON object"),
     (b'{"expected": "4"}\n', 'missing "input"'),
     (b'{"input": null}\n', 'missing "input"'),
@@ -106,8 +106,8 @@ BAD_LINES = [
     (b'{"input": "a\x00b"}\n', "invalid JSON: NUL character"),
     (b'{"input": "a\\u0000b"}\n', "invalid JSON: \\u0000 (NUL) is not allowed"),
     (b'{"input": "\xff\xfe"}\n', "invalid UTF-8 (0xff)"),
-    (b'{"input": NaN}\n', 'invalid JSON: Token "NaN" is invalid'),
-    (b'{"input": Infinity}\n', 'invalid JSON: Token "Infinity" is invalid'),
+    (b'{"input": NaN}\n', "invalid JSON: NaN is not a JSON number"),
+    (b'{"input": Infinity}\n', "invalid JSON: Infinity is not a JSON number"),
     (b'{"input": 1e1000000}\n', "invalid JSON: number out of range"),
     (b'{"input": ' + b"[" * 200_000 + b"]" * 200_000 + b"}\n", "JSON nested too deeply"),
     (b"\\.\n", "invalid JSON: \\."),
@@ -497,3 +497,17 @@ def test_the_first_bad_line_in_file_order_is_named_whatever_its_kind(
     named = run_cli("load", "prompts", str(early), "-d", "qb")
     assert named.exit_code == 2 and named.stderr.startswith(f"Error: {early}:1: ")
     assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("line, reason", BAD_LINES, ids=[r for _, r in BAD_LINES])
+def test_a_bad_line_has_the_same_reason_with_skip_invalid(
+    run_cli: RunCli, tmp_path: Path, line: bytes, reason: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"input": "first"}\n' + line)
+    rejects = tmp_path / "rejects.jsonl"
+    result = run_cli(
+        "load", "prompts", str(bad), "-d", "qa", "--skip-invalid", "--rejects", str(rejects)
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(r)["reason"] for r in rejects.read_text().splitlines()] == [reason]

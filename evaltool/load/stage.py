@@ -176,7 +176,13 @@ class Stage:
         try:
             self._copy(chunks)
         except _Refused as refused:
-            reason = copy_error_reason(refused.error, self._raw_line(refused.ord))
+            # In the words --skip-invalid uses for the same line, where the line can be read
+            # again: Python's JSON parser names it; else, or where only the server refuses
+            # it, its reason by SQLSTATE.
+            raw = self._raw_line(refused.ord)
+            reason = (json_problem(raw) if raw is not None else None) or copy_error_reason(
+                refused.error, raw
+            )
             name, line = self.locate(refused.ord)
             raise InputError(f"{name}:{line}: {reason}", name, line) from refused.error
 
@@ -242,8 +248,8 @@ def json_problem(raw: bytes) -> str | None:
     """Why a line is not a JSON document the database will take, or None."""
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})"
+    except UnicodeDecodeError:
+        return f"invalid UTF-8 ({invalid_utf8(raw)})"
     if "\\u0000" in text and _NUL_ESCAPE.search(text):
         return "invalid JSON: \\u0000 (NUL) is not allowed"
     try:
