@@ -926,7 +926,9 @@ def parse(text: str, *, source: str, base: Path, path: Path | None = None) -> Su
         if exc.context:
             problem = f"{problem} ({exc.context})"
         raise EvaltoolError(f"{where}: {' '.join(problem.split())}") from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+    except RecursionError:
+        raise EvaltoolError(f"{source}: YAML nested too deeply") from None
+    except (yaml.YAMLError, ValueError) as exc:
         raise EvaltoolError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
     finally:
         loader.dispose()

@@ -76,10 +76,12 @@ def parse_body(text: str, *, source: str) -> list[dict[str, str]]:
     if not text.strip():
         raise EvaltoolError(f"{source}: the template is empty")
     if suffix in STRUCTURED_SUFFIXES:
+        kind = "JSON" if suffix == ".json" else "YAML"
         try:
             doc = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError, RecursionError) as exc:
-            kind = "JSON" if suffix == ".json" else "YAML"
+        except RecursionError:
+            raise EvaltoolError(f"{source}: {kind} nested too deeply") from None
+        except (ValueError, yaml.YAMLError) as exc:
             raise EvaltoolError(f"{source}: not valid {kind}: {_one_line(exc)}") from None
         return _from_mapping(doc, source)
     if suffix not in TEXT_SUFFIXES:

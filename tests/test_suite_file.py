@@ -384,6 +384,7 @@ def test_several_errors_show_the_first_and_count_the_rest(tmp_path: Path) -> Non
             "name: n\n---\nname: m\n",
             ":2: found another document (expected a single document in the stream)",
         ),
+        ("models: " + "[" * 100_000 + "]" * 100_000 + "\n", ": YAML nested too deeply"),
     ],
 )
 def test_yaml_errors_name_the_line(tmp_path: Path, text: str, message: str) -> None:

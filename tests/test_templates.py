@@ -105,6 +105,12 @@ def test_parse_body_formats(text: str, source: str, body: list[dict[str, str]]) 
             "qa.json: not valid JSON: Expecting property name enclosed in double quotes: line 1",
         ),
         (
+            '{"user": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "qa.json",
+            "qa.json: JSON nested too deeply",
+        ),
+        ("user: " + "[" * 100_000 + "]" * 100_000, "qa.yaml", "qa.yaml: YAML nested too deeply"),
+        (
             '{"messages": [{"role": "user", "content": "a"}], "user": "b"}',
             "qa.json",
             "qa.json: give either messages or system and user, not both",
@@ -379,6 +385,7 @@ def test_cli_errors_are_one_line_and_exit_2(run_cli: RunCli, tmp_path: Path) -> 
             "--user: message 1 (user): Jinja syntax error on line 1: ",
         ),
         (["show", "one", "--render", "{"], "--render: not valid JSON: "),
+        (["show", "one", "--render", "[" * 100_000], "--render: JSON nested too deeply"),
         (
             ["show", "one", "--render", '"hi"'],
             "--render: expected a test case, a JSON object with input",

@@ -226,7 +226,9 @@ def _case(text: str) -> dict[str, Any]:
     metadata, tags and id (or external_id), as a line of a test-case file has them."""
     try:
         given = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise EvaltoolError("--render: JSON nested too deeply") from None
+    except ValueError as exc:
         raise EvaltoolError(f"--render: not valid JSON: {exc}") from None
     if not isinstance(given, dict) or "input" not in given:
         raise EvaltoolError(
