@@ -102,7 +102,12 @@ def find(conn: psycopg.Connection, ref: DatasetRef, *, deleted: bool = False) ->
 def listing(
     conn: psycopg.Connection, project: str | None, *, deleted: bool = False
 ) -> list[dict[str, Any]]:
-    """Datasets with their number of test cases, newest first; deleted ones too if asked."""
+    """Datasets with their number of test cases, newest first; deleted ones too if asked.
+    A project that does not exist is an error (a typo is not an empty project)."""
+    if project is not None:
+        names = [name for (name,) in conn.execute(queries.get("project_names"))]
+        if project not in names:
+            raise EvaltoolError(f"no project {project}: the projects are {', '.join(names)}")
     return queries.fetch_all(conn, "dataset_list", {"project": project, "all": deleted})
 
 

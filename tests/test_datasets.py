@@ -42,6 +42,12 @@ def test_list_and_show(run_cli: RunCli, loaded: None) -> None:
     table = run_cli("datasets", "list", "--project", "search").stdout.splitlines()
     assert table[0].split() == ["project", "name", "version", "test", "cases", "created", "by"]
     assert table[1].split()[:4] == ["search", "qa", "2", "3"]
+    # a typo'd project is named, not listed as empty (and not created)
+    typo = run_cli("datasets", "list", "--project", "serach")
+    assert (typo.exit_code, typo.stderr) == (
+        2,
+        "Error: no project serach: the projects are default, search\n",
+    )
 
     shown = json.loads(run_cli("datasets", "show", "qa", "--json").stdout)
     assert (

@@ -34,6 +34,10 @@ WHERE p.name = %(project)s AND d.name = %(name)s
 ORDER BY d.deleted_at IS NOT NULL, length(d.version) DESC, d.version DESC
 LIMIT 1
 
+-- project_names --
+-- Every project's name, in order.
+SELECT name FROM evaltool.project ORDER BY name
+
 -- dataset_list --
 -- Datasets with their live test cases, newest first.
 SELECT p.name AS project, d.name, d.version, count(t.id) AS test_cases,
