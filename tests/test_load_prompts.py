@@ -411,6 +411,10 @@ def test_csv_with_mapped_columns(run_cli: RunCli, conn: psycopg.Connection, tmp_
         (None, "What, exactly?", "multi\nline", ["a", "b"], {"topic": "geo"}, "human", True),
         (None, "Second", None, [], {}, "human", True),
     ]
+    # a cell past Python's default limit of 128 KiB: a long document as the input
+    long = tmp_path / "long.csv"
+    long.write_text("input,expected\n" + "x" * 300_000 + ",1\n", encoding="utf-8")
+    assert summary(run_cli("load", "prompts", str(long), "-d", "ql", "--json"))["inserted"] == 1
     bad = tmp_path / "bad.csv"
     bad.write_text("input,expected\nok,1\n,2\n")
     failed = run_cli("load", "prompts", str(bad), "-d", "qb")

@@ -22,6 +22,9 @@ JSONL_FORMATS = {
     "inspect": "docs_inspect",
 }
 FORMATS = ["auto", *JSONL_FORMATS, "csv"]
+# The largest CSV cell: Python's csv module stops at 128 KiB, which a long document as a
+# test case's input passes; a jsonb value holds up to about 255 MB.
+MAX_CSV_CELL = 256 << 20
 PROMPT_FIELDS = ("id", "input", "expected", "tags", "metadata", "origin", "is_verified")
 _TAG_SPLIT = re.compile(r"[;,]")
 
@@ -59,6 +62,7 @@ def csv_records(source: Source, mapping: Mapping[str, str]) -> Iterator[tuple[in
     metadata, origin, is_verified, after --map) become fields; the others go into metadata.
     Tags are split on commas or semicolons; empty cells are left out."""
     text = io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="")
+    csv.field_size_limit(MAX_CSV_CELL)
     reader = csv.DictReader(text)
     line = 2
     try:
