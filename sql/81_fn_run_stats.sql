@@ -1,6 +1,7 @@
 -- requires: 0012_run_metric_stats
 -- requires: 0013_partition_by_run
 -- requires: 0014_run_archive
+-- requires: 0016_cost_ledger
 -- evaltool.run_metric_stats, kept current run by run (migration 0012 made it a table):
 -- triggers on score and response mark the runs whose scores changed in run_stats_stale,
 -- and a deferred trigger there recomputes each such run from run_metric_summary at commit,
@@ -188,17 +189,15 @@ BEGIN
                                       refreshed_by)
     VALUES (view_name, concurrent, started, clock_timestamp(), rows, session_user);
     RETURN NEXT;
-    -- cost_ledger (0016): the rows appended since the last refresh, folded
-    IF to_regclass('evaltool.cost_ledger') IS NOT NULL THEN
-        started := clock_timestamp();
-        view_name := 'evaltool.cost_ledger';
-        EXECUTE 'SELECT evaltool.fold_cost_ledger()' INTO rows;
-        seconds := extract(epoch FROM clock_timestamp() - started);
-        INSERT INTO evaltool.refresh_log (view_name, concurrent, started_at, finished_at, rows,
-                                          refreshed_by)
-        VALUES (view_name, concurrent, started, clock_timestamp(), rows, session_user);
-        RETURN NEXT;
-    END IF;
+    -- cost_ledger: the rows appended since the last refresh, folded
+    started := clock_timestamp();
+    view_name := 'evaltool.cost_ledger';
+    rows := evaltool.fold_cost_ledger();
+    seconds := extract(epoch FROM clock_timestamp() - started);
+    INSERT INTO evaltool.refresh_log (view_name, concurrent, started_at, finished_at, rows,
+                                      refreshed_by)
+    VALUES (view_name, concurrent, started, clock_timestamp(), rows, session_user);
+    RETURN NEXT;
     FOR v IN SELECT c.oid::regclass FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = 'evaltool' AND c.relkind = 'm' ORDER BY c.relname
