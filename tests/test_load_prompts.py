@@ -426,7 +426,10 @@ def test_bad_map_option_is_a_usage_error(run_cli: RunCli, tmp_path: Path) -> Non
     source.write_text("a\n1\n")
     result = run_cli("load", "prompts", str(source), "-d", "qa", "--map", "nonsense")
     assert result.exit_code == 2
-    assert result.stderr == "Error: --map 'nonsense': expected COLUMN=FIELD, e.g. question=input\n"
+    assert result.stderr == (
+        "Error: --map 'nonsense': expected SOURCE=FIELD, e.g. question=input "
+        "or answers.text.0=expected\n"
+    )
 
 
 def test_no_progress_output_when_not_a_terminal(run_cli: RunCli, tmp_path: Path) -> None:

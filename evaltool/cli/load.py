@@ -14,16 +14,21 @@ from evaltool.cli import types
 from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.datasets import DatasetRef
 from evaltool.load import LoadSummary
-from evaltool.load.formats import FORMATS, parse_map
+from evaltool.load.formats import CONTAINERS, FORMATS, parse_map
 from evaltool.load.preferences import load_preferences
 from evaltool.load.prompts import load_prompts
+from evaltool.load.records import FieldMap
 from evaltool.load.results import load_responses, load_scores
 from evaltool.load.sources import Source, expand
 from evaltool.load.training import load_training
 from evaltool.progress import Progress
 
 JSONL = (".jsonl", ".jsonl.gz")
-CSV = (".csv", ".csv.gz")
+SUFFIXES = {"csv": (".csv", ".csv.gz"), "json": (".json", ".json.gz")}
+MAP_HELP = (
+    "Read the value at SOURCE (a field, a CSV column, or a dotted path such as "
+    "answers.text.0) as FIELD; repeatable."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,33 @@ def load_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--format (the container) and --map, passed as `fmt` and `field_map`."""
+
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["auto", *CONTAINERS]),
+        default="auto",
+        show_default=True,
+        help="jsonl (JSON Lines), json (an array of records, or an object holding one) or "
+        "csv (a header row; typed fields read as numbers); auto goes by the file name.",
+    )
+    @click.option(
+        "--map", "mappings", type=types.TEXT, multiple=True, metavar="SOURCE=FIELD", help=MAP_HELP
+    )
+    @wraps(command)
+    def wrapper(fmt: str, mappings: tuple[str, ...], **kwargs: Any) -> None:
+        command(fmt=fmt, field_map=parse_map(mappings), **kwargs)
+
+    return wrapper
+
+
+def suffixes(fmt: str) -> tuple[str, ...]:
+    """The files of a directory argument that a load reads."""
+    return SUFFIXES.get(fmt, JSONL)
+
+
 def _execute(
     label: str, sources: list[Source], options: LoadOptions, loader: Callable[..., LoadSummary]
 ) -> None:
@@ -89,13 +121,17 @@ def _execute(
 
 @click.group()
 def load() -> None:
-    """Load JSON Lines or CSV files into the database: COPY, one transaction per command.
+    """Load JSON Lines, JSON or CSV files into the database: COPY, one transaction per command.
 
     FILE is a path, a directory or a glob (its *.jsonl and *.jsonl.gz files, in name
-    order; *.csv with --format csv), or - for standard input; gzip is read transparently.
+    order; *.json or *.csv with --format json or csv), or - for standard input; gzip is
+    read transparently. --map SOURCE=FIELD reads other field names, dotted paths too.
     A bad line stops the load with FILE:LINE and a reason, exit code 2, and the database
     as it was; --skip-invalid loads the rest and writes rejects to a file. Loading the
     same file twice adds nothing the second time.
+
+    \b
+    Other tools' result files: evaltool import.
 
     \b
     Example:
@@ -124,15 +160,11 @@ def load() -> None:
     type=click.Choice(FORMATS),
     default="auto",
     show_default=True,
-    help="Line format; auto tells them apart by their fields.",
+    help="Line format, or a container of evaltool's format (jsonl, json, csv); auto "
+    "goes by the file name and tells line formats apart by their fields, or asks.",
 )
 @click.option(
-    "--map",
-    "mappings",
-    type=types.TEXT,
-    multiple=True,
-    metavar="COLUMN=FIELD",
-    help="CSV: read COLUMN as FIELD, e.g. --map question=input.",
+    "--map", "mappings", type=types.TEXT, multiple=True, metavar="SOURCE=FIELD", help=MAP_HELP
 )
 def prompts(
     files: tuple[str, ...],
@@ -154,8 +186,16 @@ def prompts(
                      message, expected = that message's content
       inspect       {"input", "target", "choices", "id", "metadata"}  -> expected = target;
                      with choices, input = {"input": ..., "choices": [...]}
+      lm-eval       lm-evaluation-harness --log_samples lines {"doc_id", "doc", "target",
+                     ...}  -> id = doc_id, input = doc, expected = target
       csv           header row; columns id, input, expected, tags (split on , or ;), origin,
                      is_verified, metadata (JSON) by name or --map; others go to metadata
+      json          one JSON document: an array of records, or an object holding one
+                     array of records (as Hugging Face and SQuAD-style files do)
+
+    Files named *.csv and *.json are read as such; --map SOURCE=FIELD renames fields
+    before the format applies, by name or by dotted path into the record (for every
+    format: answers.text.0=expected takes the first answer).
 
     A test case is stored once per dataset: a line whose input (compared as JSON, so key
     order and spacing do not matter) is already there counts as a duplicate.
@@ -166,19 +206,21 @@ def prompts(
         evaltool load prompts evals/*.jsonl.gz --dataset qa:2 --project search
         zcat dump.jsonl.gz | evaltool load prompts - --dataset qa --format chat
         evaltool load prompts cases.csv --dataset qa --map question=input --map answer=expected
+        evaltool load prompts squad.json -d sq --map question=input --map answers.text.0=expected
     """
-    sources = expand(files, CSV if fmt == "csv" else JSONL)
+    sources = expand(files, suffixes(fmt))
     ref = DatasetRef.parse(dataset_name, project)
     _execute(
         "prompts",
         sources,
         options,
-        partial(load_prompts, ref=ref, fmt=fmt, csv_map=parse_map(mappings)),
+        partial(load_prompts, ref=ref, fmt=fmt, field_map=parse_map(mappings)),
     )
 
 
 @load.command()
 @load_options
+@format_options
 @click.option("--run", "run_id", type=types.count(), help="Run to add the responses to.")
 @click.option(
     "--model",
@@ -204,6 +246,8 @@ def responses(
     dataset_name: str | None,
     project: str | None,
     name: str | None,
+    fmt: str,
+    field_map: FieldMap,
     options: LoadOptions,
 ) -> None:
     """Load model responses produced elsewhere, one per test case of a run.
@@ -212,26 +256,38 @@ def responses(
     Each line names its test case by "id" (external id) or by "input" (matched as JSON),
     and may give: "output" (any JSON), "output_text", "status" (ok|error), "error",
     "latency_ms", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd",
-    "attempts", "metadata"; other fields go to metadata. Without "cost_usd" the cost is
-    computed from the model's price. A test case the run already answered is a duplicate.
+    "attempts", "sample", "created_at" (when the call was made: ISO 8601), "metadata";
+    other fields go to metadata. Without "cost_usd" the cost is computed from the model's
+    price at "created_at" (else now). A test case the run already answered is a duplicate.
+    Other tools' result files: evaltool import.
 
     \b
     Example:
         evaltool load responses outputs.jsonl --model gpt-4o --dataset qa --name nightly
         evaltool load responses more.jsonl --run 12
+        evaltool load responses out.csv --run 12 --map answer=output --map ms=latency_ms
     """
-    sources = expand(files, JSONL)
+    sources = expand(files, suffixes(fmt))
     ref = DatasetRef.parse(dataset_name, project) if dataset_name else None
     _execute(
         "responses",
         sources,
         options,
-        partial(load_responses, run_id=run_id, model=model, dataset=ref, name=name),
+        partial(
+            load_responses,
+            run_id=run_id,
+            model=model,
+            dataset=ref,
+            name=name,
+            fmt=fmt,
+            field_map=field_map,
+        ),
     )
 
 
 @load.command()
 @load_options
+@format_options
 @click.option(
     "--run",
     "run_id",
@@ -249,6 +305,8 @@ def scores(
     files: tuple[str, ...],
     run_id: int | None,
     scorer: str,
+    fmt: str,
+    field_map: FieldMap,
     options: LoadOptions,
 ) -> None:
     """Load scores computed elsewhere, one per response and metric.
@@ -262,9 +320,15 @@ def scores(
     \b
     Example:
         evaltool load scores judge.jsonl --run 12 --scorer gpt4-judge
+        evaltool load scores labels.csv --run 12 --map verdict=passed --map rubric=metric
     """
-    sources = expand(files, JSONL)
-    _execute("scores", sources, options, partial(load_scores, run_id=run_id, scorer=scorer))
+    sources = expand(files, suffixes(fmt))
+    _execute(
+        "scores",
+        sources,
+        options,
+        partial(load_scores, run_id=run_id, scorer=scorer, fmt=fmt, field_map=field_map),
+    )
 
 
 @load.command(name="archive")
@@ -288,6 +352,7 @@ def archive_file(files: tuple[str, ...], options: LoadOptions) -> None:
 
 @load.command()
 @load_options
+@format_options
 @click.option(
     "--project",
     type=types.NAME,
@@ -315,6 +380,8 @@ def training(
     project: str,
     data_source: str,
     priority: int,
+    fmt: str,
+    field_map: FieldMap,
     options: LoadOptions,
 ) -> None:
     """Load prompt/completion pairs for training pipelines.
@@ -329,18 +396,27 @@ def training(
     \b
     Example:
         evaltool load training ml_stub/batches/ --source synthetic --priority 200
+        evaltool load training pairs.csv --map question=prompt --map answer=completion
     """
-    sources = expand(files, JSONL)
+    sources = expand(files, suffixes(fmt))
     _execute(
         "training examples",
         sources,
         options,
-        partial(load_training, project=project, data_source=data_source, priority=priority),
+        partial(
+            load_training,
+            project=project,
+            data_source=data_source,
+            priority=priority,
+            fmt=fmt,
+            field_map=field_map,
+        ),
     )
 
 
 @load.command()
 @load_options
+@format_options
 @click.option(
     "--run-a",
     "run_a",
@@ -368,6 +444,8 @@ def preferences(
     run_b: int | None,
     judge: str,
     judge_kind: str,
+    fmt: str,
+    field_map: FieldMap,
     options: LoadOptions,
 ) -> None:
     """Load pairwise judgments: which of two responses to a test case is better.
@@ -388,10 +466,18 @@ def preferences(
         evaltool load preferences arena.jsonl.gz --judge-kind model --judge gpt-4o
         evaltool load preferences to-label.jsonl --judge alice --skip-invalid
     """
-    sources = expand(files, JSONL)
+    sources = expand(files, suffixes(fmt))
     _execute(
         "preferences",
         sources,
         options,
-        partial(load_preferences, run_a=run_a, run_b=run_b, judge=judge, judge_kind=judge_kind),
+        partial(
+            load_preferences,
+            run_a=run_a,
+            run_b=run_b,
+            judge=judge,
+            judge_kind=judge_kind,
+            fmt=fmt,
+            field_map=field_map,
+        ),
     )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -19,6 +20,9 @@ from evaltool import queries
 from evaltool.files import written_whole
 from evaltool.load.sources import InputError, Source
 from evaltool.load.stage import Progress, Reject, Stage
+
+if TYPE_CHECKING:
+    from evaltool.load.records import Records
 
 _STAGING_ROW = re.compile(r"staging row (\d+)")
 
@@ -109,6 +113,7 @@ def load_rows(
     stage_inputs: Callable[[Stage], None] | None = None,
     rows_rejects: str = "rows_rejects",
     set_aside: Callable[[Stage], list[Reject]] | None = None,
+    records: "Records | None" = None,
 ) -> LoadSummary:
     """Stage JSON lines, check them through the named row view, run the named insert.
 
@@ -121,11 +126,12 @@ def load_rows(
     makes what the row view reads; the default stages the JSON Lines files), `rows_rejects`
     names the query of the row view's bad lines, `set_aside` finds more lines to reject
     under skip_invalid, and `insert` may be a function of the stage and the parameters.
+    `records`, where given, reads the inputs in Python instead of the COPY fast path.
     """
     start = time.monotonic()
     stage = Stage(conn)
     if stage_inputs is None:
-        stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+        stage_files(stage, sources, records, progress, skip_invalid=skip_invalid)
     else:
         stage_inputs(stage)
     firsts, names = zip(*stage.sources(), strict=True)
@@ -170,6 +176,23 @@ def load_rows(
         created=created,
         start=start,
     )
+
+
+def stage_files(
+    stage: Stage,
+    sources: Sequence[Source],
+    records: "Records | None",
+    progress: Progress,
+    *,
+    skip_invalid: bool,
+) -> None:
+    """Stage the inputs: JSON Lines through the COPY fast path, or, with `records`, each
+    record as read and reshaped in Python."""
+    if records is None:
+        stage.copy_files(sources, progress, skip_invalid=skip_invalid)
+        return
+    for source in sources:
+        stage.copy_records(source, records(source), progress, skip_invalid=skip_invalid)
 
 
 def _raise_first(

@@ -8,6 +8,8 @@ import psycopg
 from evaltool import queries
 from evaltool.errors import EvaltoolError
 from evaltool.load import LoadSummary, load_rows
+from evaltool.load.formats import reader, typed_csv
+from evaltool.load.records import FieldMap
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress
 
@@ -20,6 +22,8 @@ def load_preferences(
     judge_kind: str = "human",
     run_a: int | None = None,
     run_b: int | None = None,
+    fmt: str = "auto",
+    field_map: FieldMap | None = None,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress = lambda rows, nbytes: None,
@@ -28,6 +32,13 @@ def load_preferences(
     responses. `judge` and `judge_kind` apply to lines that name none."""
     if (run_a is None) != (run_b is None):
         raise EvaltoolError("give both --run-a and --run-b, or neither")
+    field_map = field_map or FieldMap()
+    records = reader(
+        sources,
+        fmt,
+        field_map,
+        typed_csv(field_map, ("response_a", "response_b"), (), ("details",)),
+    )
     with conn.transaction():
         context: dict[str, int | None] = {"run_id": run_a, "run_b_id": run_b}
         target = "responses by id"
@@ -56,4 +67,5 @@ def load_preferences(
             skip_invalid=skip_invalid,
             rejects_path=rejects_path,
             progress=progress,
+            records=records,
         )

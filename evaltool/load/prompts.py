@@ -7,8 +7,9 @@ import psycopg
 
 from evaltool import datasets, queries
 from evaltool.errors import EvaltoolError
-from evaltool.load import LoadSummary, insert_or_explain, load_rows
-from evaltool.load.formats import JSONL_FORMATS, csv_records, detect, is_csv
+from evaltool.load import LoadSummary, insert_or_explain, load_rows, stage_files
+from evaltool.load.formats import JSONL_FORMATS, container, detect, prompt_csv, reader
+from evaltool.load.records import FieldMap, Records
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress, Reject, Stage
 
@@ -19,27 +20,30 @@ def load_prompts(
     ref: datasets.DatasetRef,
     *,
     fmt: str = "auto",
-    csv_map: dict[str, str] | None = None,
+    field_map: FieldMap | None = None,
+    records: Records | None = None,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
-    """Load test cases from JSON Lines or CSV inputs into a dataset, in one transaction."""
-    csv_inputs = [is_csv(source) for source in sources]
-    use_csv = fmt == "csv" or (fmt == "auto" and all(csv_inputs))
-    if fmt == "auto" and any(csv_inputs) and not all(csv_inputs):
-        raise EvaltoolError("CSV and JSON Lines inputs mixed: load them separately")
+    """Load test cases from JSON Lines, JSON or CSV inputs into a dataset, in one
+    transaction. `fmt` names a format of lines (or a container: jsonl, json, csv); auto
+    tells them apart. CSV rows are in evaltool's format, after `field_map`. `records`
+    reads the inputs instead (evaltool import)."""
+    field_map = field_map or FieldMap()
+    if len({container(source, fmt) == "csv" for source in sources}) > 1:
+        raise EvaltoolError("CSV and JSON inputs mixed: load them separately")
+    records = records or reader(sources, fmt, field_map, prompt_csv(field_map))
+    shape = fmt if fmt in JSONL_FORMATS else "auto"
+    if container(sources[0], fmt) == "csv":
+        shape = "evaltool"
     with conn.transaction():
         dataset = datasets.ensure(conn, ref)
         skip: list[int] = []  # lines set aside for their id, left out of the insert
 
         def stage_inputs(stage: Stage) -> None:
-            if use_csv:
-                for source in sources:
-                    stage.copy_records(source, csv_records(source, csv_map or {}), progress)
-            else:
-                stage.copy_files(sources, progress, skip_invalid=skip_invalid)
-            conn.execute(queries.get(_docs_view(conn, "evaltool" if use_csv else fmt)))
+            stage_files(stage, sources, records, progress, skip_invalid=skip_invalid)
+            conn.execute(queries.get(_docs_view(conn, stage, shape)))
 
         def set_aside(stage: Stage) -> list[Reject]:
             rejects = []
@@ -92,11 +96,11 @@ def _is_empty(conn: psycopg.Connection, dataset_id: int) -> bool:
     return bool(row and row[0])
 
 
-def _docs_view(conn: psycopg.Connection, fmt: str) -> str:
+def _docs_view(conn: psycopg.Connection, stage: Stage, fmt: str) -> str:
     if fmt != "auto":
         return JSONL_FORMATS[fmt]
     first = conn.execute(queries.get("docs_first")).fetchone()
-    return JSONL_FORMATS[detect(first[0] if first else None)]
+    return JSONL_FORMATS[detect(first[1], stage.where(first[0])) if first else "evaltool"]
 
 
 def _id_conflicts(conn: psycopg.Connection, dataset_id: int) -> list[tuple[int, str, int | None]]:

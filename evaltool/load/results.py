@@ -8,8 +8,14 @@ import psycopg
 from evaltool import datasets, queries
 from evaltool.errors import EvaltoolError
 from evaltool.load import LoadSummary, load_rows
+from evaltool.load.formats import reader, typed_csv
+from evaltool.load.records import FieldMap, Records
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress
+
+# Fields of CSV rows read as numbers (the others are text)
+RESPONSE_NUMBERS = ("latency_ms", "input_tokens", "output_tokens", "cost_usd", "attempts", "sample")
+SCORE_NUMBERS = ("value", "sample", "response_id")
 
 
 def load_responses(
@@ -20,11 +26,21 @@ def load_responses(
     model: str | None = None,
     dataset: datasets.DatasetRef | None = None,
     name: str | None = None,
+    fmt: str = "auto",
+    field_map: FieldMap | None = None,
+    records: Records | None = None,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load response lines into an existing run, or into a new run of `model` over `dataset`."""
+    field_map = field_map or FieldMap()
+    records = records or reader(
+        sources,
+        fmt,
+        field_map,
+        typed_csv(field_map, RESPONSE_NUMBERS, ("tokens_estimated",), ("metadata",)),
+    )
     with conn.transaction():
         created = []
         if run_id is None:
@@ -63,6 +79,7 @@ def load_responses(
             skip_invalid=skip_invalid,
             rejects_path=rejects_path,
             progress=progress,
+            records=records,
         )
         conn.execute(queries.get("run_repeats_loaded"), {"run_id": run_id})
         return summary
@@ -74,11 +91,18 @@ def load_scores(
     *,
     run_id: int | None = None,
     scorer: str = "imported",
+    fmt: str = "auto",
+    field_map: FieldMap | None = None,
+    records: Records | None = None,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load score lines, naming responses by id, or by test case within `run_id`."""
+    field_map = field_map or FieldMap()
+    records = records or reader(
+        sources, fmt, field_map, typed_csv(field_map, SCORE_NUMBERS, ("passed",), ("details",))
+    )
     with conn.transaction():
         context: dict[str, int | None] = {"run_id": run_id}
         if run_id is not None:
@@ -96,6 +120,7 @@ def load_scores(
             skip_invalid=skip_invalid,
             rejects_path=rejects_path,
             progress=progress,
+            records=records,
         )
 
 

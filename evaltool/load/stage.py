@@ -32,6 +32,18 @@ _UTF8_LEADS = ((0x80, 0x00, 1), (0xE0, 0xC0, 2), (0xF0, 0xE0, 3), (0xF8, 0xF0, 4
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A record read in Python that cannot be staged, and why."""
+
+    reason: str
+    raw: bytes
+
+
+# (source line, JSON text of the record or its Problem)
+Record = tuple[int, "str | Problem"]
+
+
 @dataclass
 class Reject:
     """A line left out of a --skip-invalid load, and why."""
@@ -117,9 +129,16 @@ class Stage:
                 self._send(self._counted(blocks(source), progress))
 
     def copy_records(
-        self, source: Source, records: Iterable[tuple[int, str]], progress: Progress
+        self,
+        source: Source,
+        records: Iterable[Record],
+        progress: Progress,
+        *,
+        skip_invalid: bool = False,
     ) -> None:
-        """Stage JSON documents made in Python (from CSV), each with its source line."""
+        """Stage JSON documents made in Python (from CSV, JSON documents, --map), each with
+        its source line. A Problem is staged as NULL and set aside (skip_invalid), or kept
+        as `stopped`: the load stops at it unless the checks in SQL find an earlier line."""
         span = _Span(self.rows + 1, source, array("L"))
         self._spans.append(span)
 
@@ -128,6 +147,16 @@ class Stage:
             size = 0
             for line, text in records:
                 assert span.lines is not None
+                if isinstance(text, Problem):
+                    raw = text.raw.decode("utf-8", "replace")
+                    if skip_invalid:
+                        ord = span.first_ord + len(span.lines)
+                        self.rejects.append(Reject(ord, source.name, line, text.reason, raw))
+                    elif self.stopped is None:  # the load names it, or an earlier bad line
+                        self.stopped = InputError(
+                            f"{source.name}:{line}: {text.reason}", source.name, line
+                        )
+                    text = ""  # staged as NULL, so that rows keep their numbers
                 span.lines.append(line)
                 buffer.append(text)
                 size += len(text)

@@ -7,6 +7,8 @@ import psycopg
 
 from evaltool import datasets
 from evaltool.load import LoadSummary, load_rows
+from evaltool.load.formats import reader, typed_csv
+from evaltool.load.records import FieldMap
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress
 
@@ -18,11 +20,17 @@ def load_training(
     project: str,
     data_source: str = "file",
     priority: int = 100,
+    fmt: str = "auto",
+    field_map: FieldMap | None = None,
     skip_invalid: bool = False,
     rejects_path: Path | None = None,
     progress: Progress = lambda rows, nbytes: None,
 ) -> LoadSummary:
     """Load {"prompt", "completion" | "enhancement"} lines into training_example."""
+    field_map = field_map or FieldMap()
+    records = reader(
+        sources, fmt, field_map, typed_csv(field_map, ("priority",), (), ("metadata",))
+    )
     with conn.transaction():
         # safe when another load creates the same project at the same moment
         project_id, created = datasets.ensure_row(
@@ -41,4 +49,5 @@ def load_training(
             skip_invalid=skip_invalid,
             rejects_path=rejects_path,
             progress=progress,
+            records=records,
         )

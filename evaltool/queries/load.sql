@@ -96,13 +96,30 @@ SELECT ord,
 FROM pg_temp.evaltool_stage
 WHERE doc IS NOT NULL
 
+-- docs_lm_eval --
+-- lm-evaluation-harness --log_samples lines: {"doc_id", "doc", "target", "resps", ...}:
+-- the test case is "doc", its expected answer "target", its id "doc_id"; the model's
+-- answers and metrics are left out (evaltool import lm-eval loads them as a run).
+CREATE TEMP VIEW evaltool_docs AS
+SELECT ord,
+       CASE WHEN jsonb_typeof(doc) = 'object'
+            THEN jsonb_build_object('input', doc -> 'doc')
+                 || CASE WHEN doc ? 'target' THEN jsonb_build_object('expected', doc -> 'target')
+                         ELSE '{}' END
+                 || CASE WHEN doc ? 'doc_id' THEN jsonb_build_object('id', doc ->> 'doc_id')
+                         ELSE '{}' END
+            ELSE doc END AS doc,
+       NULL::text AS reason
+FROM pg_temp.evaltool_stage
+WHERE doc IS NOT NULL
+
 -- docs_count --
 -- Non-empty lines staged.
 SELECT count(*) FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL
 
 -- docs_first --
--- The first staged document, for format detection.
-SELECT doc FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL ORDER BY ord LIMIT 1
+-- The first staged document and its row, for format detection.
+SELECT ord, doc FROM pg_temp.evaltool_stage WHERE doc IS NOT NULL ORDER BY ord LIMIT 1
 
 -- context_create --
 -- What the row views of one load need besides the staged lines: its target and where each

@@ -41,6 +41,10 @@ SELECT s.ord, s.doc, coalesce(by_id.id, by_input.id) AS prompt_id,
                THEN '"tokens_estimated" must be true or false'
            WHEN jsonb_typeof(s.doc -> 'metadata') NOT IN ('object', 'null')
                THEN '"metadata" must be an object'
+           WHEN coalesce(s.doc -> 'created_at', 'null') <> 'null'
+                AND (jsonb_typeof(s.doc -> 'created_at') <> 'string'
+                     OR evaltool.iso_timestamptz(s.doc ->> 'created_at') IS NULL)
+               THEN '"created_at" must be a time in ISO 8601, such as 2024-05-01T12:00:00Z'
            WHEN jsonb_typeof(s.doc -> 'sample') NOT IN ('number', 'null')
                 OR (jsonb_typeof(s.doc -> 'sample') = 'number'
                     AND ((s.doc -> 'sample')::numeric % 1 <> 0
@@ -75,10 +79,10 @@ WHERE s.doc IS NOT NULL
 -- response_insert --
 -- One response per test case (and "sample", 1 unless given) of the run; a sample the run
 -- already answered keeps its response. Without "cost_usd", the cost is computed from the
--- model's price in force now.
+-- model's price in force when the call was made ("created_at", else now).
 INSERT INTO evaltool.response
     (run_id, prompt_id, sample, status, output, output_text, error, latency_ms, input_tokens,
-     output_tokens, tokens_estimated, cost_usd, attempts, metadata)
+     output_tokens, tokens_estimated, cost_usd, attempts, metadata, created_at)
 SELECT c.run_id,
        r.prompt_id,
        coalesce(nullif(r.doc -> 'sample', 'null')::numeric::integer, 1),
@@ -94,13 +98,17 @@ SELECT c.run_id,
        nullif(r.doc -> 'output_tokens', 'null')::numeric::bigint,
        coalesce(nullif(r.doc -> 'tokens_estimated', 'null')::boolean, false),
        coalesce(nullif(r.doc -> 'cost_usd', 'null')::numeric,
-                evaltool.call_cost_usd(c.model_id, now(),
+                evaltool.call_cost_usd(c.model_id, r.called_at,
                                        nullif(r.doc -> 'input_tokens', 'null')::numeric::bigint,
                                        nullif(r.doc -> 'output_tokens', 'null')::numeric::bigint)),
        coalesce(nullif(r.doc -> 'attempts', 'null')::numeric::integer, 1),
-       (r.doc - '{id,input,sample,output,output_text,status,error,latency_ms,input_tokens,output_tokens,tokens_estimated,cost_usd,attempts,metadata}'::text[])
-         || coalesce(nullif(r.doc -> 'metadata', 'null'), '{}')
-FROM pg_temp.evaltool_rows r
+       (r.doc - '{id,input,sample,output,output_text,status,error,latency_ms,input_tokens,output_tokens,tokens_estimated,cost_usd,attempts,metadata,created_at}'::text[])
+         || coalesce(nullif(r.doc -> 'metadata', 'null'), '{}'),
+       r.called_at
+FROM (SELECT r.*,
+             coalesce(evaltool.iso_timestamptz(r.doc ->> 'created_at'),
+                      now()) AS called_at
+      FROM pg_temp.evaltool_rows r) r
 CROSS JOIN pg_temp.evaltool_load_context c
 WHERE r.reason IS NULL OR (NOT %(skip_invalid)s AND evaltool.load_reject(r.ord, r.reason))
 ON CONFLICT (run_id, prompt_id, sample) DO NOTHING
