@@ -34,6 +34,7 @@ ALL = [
     "0017_distribution_keys",
     "0018_partition_foreign_keys",
     "0019_token_counts_bigint",
+    "0020_imported_models",
 ]
 
 

@@ -105,6 +105,11 @@ def _create(snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) 
         from evaltool.adapters.local import CommandAdapter
 
         return CommandAdapter(snapshot, params)
+    if kind == "imported":
+        raise EvaltoolError(
+            f"model {snapshot['name']} is known only from imported results: evaltool cannot "
+            "call it; register one it can call (evaltool models add --help)"
+        )
     raise EvaltoolError(f"unknown adapter {kind!r}")
 
 

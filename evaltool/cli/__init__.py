@@ -17,6 +17,7 @@ try:  # Ctrl-C while Python loads the modules below (the first half second): no 
     from evaltool.cli.datasets import datasets
     from evaltool.cli.db import db
     from evaltool.cli.eval import eval_suite
+    from evaltool.cli.imports import import_
     from evaltool.cli.judges import judges_group
     from evaltool.cli.load import load
     from evaltool.cli.models import models_group
@@ -28,6 +29,7 @@ try:  # Ctrl-C while Python loads the modules below (the first half second): no 
     from evaltool.cli.runs import runs_group
     from evaltool.cli.score import score
     from evaltool.cli.templates import templates_group
+    from evaltool.cli.training import training_group
     from evaltool.db import first_line, hide_secrets
     from evaltool.errors import EvaltoolError
 except KeyboardInterrupt:
@@ -138,6 +140,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 cli.add_command(db)
 cli.add_command(load)
+cli.add_command(import_)
 cli.add_command(datasets)
 cli.add_command(models_group)
 cli.add_command(run)
@@ -150,6 +153,7 @@ cli.add_command(report)
 cli.add_command(preferences_group)
 cli.add_command(judges_group)
 cli.add_command(templates_group)
+cli.add_command(training_group)
 cli.add_command(eval_suite)
 
 
