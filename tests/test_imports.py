@@ -455,3 +455,106 @@ def test_lm_eval_samples_of_older_versions_are_a_json_array(
     assert [(r["model"], r["responses"]) for r in summary["runs"]] == [
         ("EleutherAI/pythia-160m", 3)
     ]
+
+
+def test_names_from_files_are_one_line_and_storable(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Model, provider and run names come from the file: control characters, NULs and
+    lengths a column or a terminal cannot take are made safe, not a database error."""
+    lines = (DATA / "bedrock-invocations.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["modelId"] = "evil\nmodel\x1b[31m" + "x" * 5000
+    source = tmp_path / "logs.jsonl"
+    source.write_text(json.dumps(record) + "\n")
+    summary = imported(run_cli, "bedrock", str(source))
+    [run] = summary["runs"]
+    assert run["model"].startswith("evil model ") and len(run["model"]) <= 200
+    name, model_id = rows(conn, "SELECT m.name, m.model_id FROM evaltool.model m")[0]
+    assert "\n" not in name and "\x1b" not in model_id
+    listed = run_cli("runs", "list")
+    assert listed.exit_code == 0 and "evil model" in listed.stdout
+    # a NUL where a document holds names (a record holding one is refused: next test)
+    results = json.loads((DATA / "promptfoo-results.json").read_text())
+    for result in results["results"]["results"]:
+        result["provider"]["label"] = "hai\x00ku"
+    source = tmp_path / "results.json"
+    source.write_text(json.dumps(results))
+    names = {r["model"] for r in imported(run_cli, "promptfoo", str(source))["runs"]}
+    assert names == {"hai ku"}
+
+
+def test_a_nul_in_an_imported_value_names_its_line(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    source = DATA / GSM8K
+    record = json.loads(source.read_text().splitlines()[2])
+    record["doc"]["question"] = "nul \u0000 here"
+    bad = _damaged(tmp_path, source, 3, json.dumps(record))
+    shutil.copy(DATA / "lm-eval" / "results_2024-05-01T12-00-00.json", tmp_path)
+    result = run_cli("import", "lm-eval", str(bad))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {bad}:3: invalid JSON: \\u0000 (NUL) is not allowed\n",
+    )
+    assert counts(conn) == (0, 0, 0, 0, 0)
+
+
+def test_lm_eval_nan_metrics_are_left_out(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    source = DATA / GSM8K
+    line = source.read_text().splitlines()[0]
+    metric = json.loads(line)["metrics"][0]
+    bad = _damaged(tmp_path, source, 1, line.replace(f'"{metric}": ', f'"{metric}": NaN, "x": ', 1))
+    shutil.copy(DATA / "lm-eval" / "results_2024-05-01T12-00-00.json", tmp_path)
+    summary = imported(run_cli, "lm-eval", str(bad))
+    assert summary["runs"][0]["responses"] == 3
+
+
+def test_yaml_aliases_that_expand_past_a_million_values_are_refused(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    laughs = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    source = tmp_path / "tests.yaml"
+    source.write_text("\n".join(laughs) + "\ntests:\n  - vars: {x: *a8}\n")
+    result = run_cli("import", "promptfoo", str(source))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"Error: {source}: its aliases expand to more than 1,000,000 values\n",
+    )
+    # aliases within reason (shared assertions) are read as YAML means them
+    source.write_text(
+        "shared: &shared [{type: icontains, value: paris}]\n"
+        "tests:\n  - vars: {q: France}\n    assert: *shared\n  - vars: {q: Paris}\n"
+        "    assert: *shared\n"
+    )
+    imported(run_cli, "promptfoo", str(source))
+    assert rows(conn, "SELECT metadata -> 'assert' FROM evaltool.prompt ORDER BY id") == [
+        ([{"type": "icontains", "value": "paris"}],),
+        ([{"type": "icontains", "value": "paris"}],),
+    ]
+
+
+def test_promptfoo_json_test_files(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    listed = tmp_path / "list.json"
+    listed.write_text(
+        json.dumps([{"vars": {"q": "a"}, "assert": [{"type": "equals", "value": "A"}]}])
+    )
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(
+        json.dumps({"tests": [{"vars": {"q": "b"}, "description": "second"}]}, indent=1)
+    )
+    summary = imported(run_cli, "promptfoo", str(listed), str(wrapped), "-d", "json-tests")
+    assert summary["datasets"] == {"json-tests": {"read": 2, "inserted": 2}}
+    assert rows(conn, "SELECT input, expected, metadata FROM evaltool.prompt ORDER BY id") == [
+        ({"q": "a"}, "A", {}),
+        ({"q": "b"}, None, {"description": "second"}),
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"tests": [\n  {"vars": {"q": "c"}},\n  {"vars": "not an object"}\n]}')
+    result = run_cli("import", "promptfoo", str(bad))
+    assert (result.exit_code, result.stderr) == (2, f'Error: {bad}:3: "vars" must be an object\n')

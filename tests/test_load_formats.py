@@ -259,3 +259,24 @@ def test_a_line_that_fits_two_formats_asks_for_one(
         run_cli("load", "prompts", str(source), "-d", "qa", "--format", "inspect", "--json")
     )
     assert chosen["inserted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ('[\n {"input": "a"},\n {"input": "b"}', 3, "invalid JSON: unexpected end of the document"),
+        ('[\n {"input": "a"}\n {"input": "b"}\n]', 3, "invalid JSON: Expecting ',' delimiter"),
+        ('[\n {"input": "a"}\n]\n]', 4, "invalid JSON: Extra data"),
+        ('{"data": [\n {"input": "a"},\n {"input": tru}\n]}', 3, "invalid JSON: Expecting value"),
+        ('"just a string"', 1, "invalid JSON: Expecting an array or an object"),
+        ("", 1, "invalid JSON: unexpected end of the document"),
+    ],
+)
+def test_broken_json_documents_name_their_line(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path, text: str, line: int, reason: str
+) -> None:
+    source = tmp_path / "cases.json"
+    source.write_text(text)
+    result = run_cli("load", "prompts", str(source), "-d", "qa")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {source}:{line}: {reason}\n")
+    assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)

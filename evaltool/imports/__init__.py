@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from evaltool import datasets, queries
 from evaltool.datasets import DatasetRef
+from evaltool.imports.read import clean, without_nul
 from evaltool.load.prompts import load_prompts
 from evaltool.load.records import Records, dumps
 from evaltool.load.results import load_responses, load_scores
@@ -82,9 +83,14 @@ class Batch:
 
     def run(self, key: str, info: RunInfo) -> str:
         """Declare a run (the first declaration of a key wins); returns its key."""
-        if self.model:
-            info.model = self.model
-        self.runs.setdefault(key, info)
+        if key not in self.runs:
+            info.model = self.model or clean(info.model) or "unknown"
+            info.model_id = clean(info.model_id) or info.model
+            info.provider = clean(info.provider, 100) or "imported"
+            info.name = clean(info.name)
+            info.params = without_nul(info.params)
+            info.metadata = without_nul(info.metadata)
+            self.runs[key] = info
         return key
 
     def case(self, dataset: str, source: Source, line: int, doc: dict[str, Any]) -> None:

@@ -105,7 +105,7 @@ def _member(source: Source, archive: zipfile.ZipFile, name: str, line: int = 1) 
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
         fail(source, line, f"{name}: cannot be read: {exc}")
     try:
-        return documents.loads(text, nan_as_null=True)
+        return documents.loads(text, nan_as_null=True, nul_ok=True)
     except documents.JsonProblem as exc:
         fail(source, line, f"{name}: {exc}")
     return None

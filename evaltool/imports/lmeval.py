@@ -92,12 +92,12 @@ def read(sources: Sequence[Source], batch: Batch) -> None:
 def _samples(source: Source) -> Iterator[tuple[int, Any]]:
     """The samples of a file: JSON lines, or (lm-eval 0.4.2 and older) a JSON array."""
     if source.name.endswith((".json", ".json.gz")):
-        text, doc = json_document(source)
+        text, doc = json_document(source, nan_as_null=True)
         if not isinstance(doc, list):
             fail(source, 1, "not an lm-eval samples file: a JSON array of samples")
-        yield from documents.items(source, text)
+        yield from documents.items(source, text, nan_as_null=True)
     else:
-        yield from json_lines(source)
+        yield from json_lines(source, nan_as_null=True)  # NaN: a metric without a value
 
 
 def _response(doc: dict[str, Any]) -> dict[str, Any]:

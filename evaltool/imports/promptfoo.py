@@ -36,6 +36,8 @@ from evaltool.load.sources import InputError, Source
 # "contains: Paris", "not-icontains:x", "similar(0.9): a greeting"
 _ASSERTION = re.compile(r"(?s)^(not-)?([a-z][a-z0-9-]*)(?:\(([^)]*)\))?:\s?(.*)$")
 # promptfoo's assertion types: a cell "word: text" of another word is a value to equal
+# A test file's values once YAML aliases are expanded: beyond this, a "billion laughs"
+MAX_YAML_VALUES = 1_000_000
 _TYPES = frozenset(
     [
         "answer-relevance",
@@ -381,18 +383,26 @@ def _assertion(text: str) -> dict[str, Any]:
 
 def _yaml_tests(source: Source, batch: Batch) -> None:
     text = documents.read_text(source)
+    loader = yaml.SafeLoader(text)
     try:
-        doc = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None and _expanded(node, {}) > MAX_YAML_VALUES:
+            raise InputError(
+                f"{source.name}: its aliases expand to more than {MAX_YAML_VALUES:,} values",
+                source.name,
+            )
+        doc = loader.construct_document(node) if node is not None else None
     except RecursionError:
         raise InputError(f"{source.name}: YAML nested too deeply", source.name) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise InputError(
-            f"{source.name}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}",
-            source.name,
-            line,
+            f"{source.name}:{line}: invalid YAML: {problem}", source.name, line
         ) from None
+    finally:
+        loader.dispose()
     tests = doc.get("tests") if isinstance(doc, dict) else doc
     if not isinstance(tests, list):
         raise InputError(
@@ -400,23 +410,25 @@ def _yaml_tests(source: Source, batch: Batch) -> None:
             source.name,
             1,
         )
-    lines = _yaml_item_lines(text, tests)
-    _tests(source, batch, [(lines[i], test) for i, test in enumerate(tests)])
-
-
-def _yaml_item_lines(text: str, tests: list[Any]) -> list[int]:
-    """The line each test starts on, from the YAML's nodes (1 where unknown)."""
-    try:
-        node = yaml.compose(text)
-    except (yaml.YAMLError, RecursionError):
-        node = None
     if isinstance(node, yaml.MappingNode):
-        node = next(
-            (value for key, value in node.value if getattr(key, "value", None) == "tests"), None
-        )
+        node = next((v for k, v in node.value if getattr(k, "value", None) == "tests"), None)
+    lines = [1] * len(tests)
     if isinstance(node, yaml.SequenceNode) and len(node.value) == len(tests):
-        return [item.start_mark.line + 1 for item in node.value]
-    return [1] * len(tests)
+        lines = [item.start_mark.line + 1 for item in node.value]
+    _tests(source, batch, list(zip(lines, tests, strict=True)))
+
+
+def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values a YAML node stands for once its aliases are expanded (an alias is
+    the same node object as its anchor: each is counted once per use, computed once)."""
+    if id(node) not in sizes:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        sizes[id(node)] = 1 + sum(_expanded(child, sizes) for child in children)
+    return sizes[id(node)]
 
 
 def _json_tests(source: Source, text: str, doc: Any, batch: Batch) -> None:

@@ -13,7 +13,7 @@ from evaltool.load.sources import InputError, Source, blocks
 _NAME_SAFE = re.compile(r"[\x00-\x1f\x7f:]+")
 
 
-def json_lines(source: Source) -> Iterator[tuple[int, Any]]:
+def json_lines(source: Source, *, nan_as_null: bool = False) -> Iterator[tuple[int, Any]]:
     """(line, document) of each non-empty line; a bad line stops with FILE:LINE."""
     line = 0
     for block, _ in blocks(source):
@@ -22,7 +22,7 @@ def json_lines(source: Source) -> Iterator[tuple[int, Any]]:
             if not raw:
                 continue
             try:
-                yield line, documents.loads(raw.decode("utf-8"))
+                yield line, documents.loads(raw.decode("utf-8"), nan_as_null=nan_as_null)
             except UnicodeDecodeError:
                 fail(source, line, "invalid UTF-8")
             except documents.JsonProblem as exc:
@@ -98,4 +98,25 @@ def short(text: str, width: int = 60) -> str:
 
 def run_key(*parts: Any) -> str:
     """The key of a run within an import, recorded with the run: JSON of its parts."""
-    return json.dumps([str(part) for part in parts], ensure_ascii=False)
+    return json.dumps([str(part).replace("\x00", " ") for part in parts], ensure_ascii=False)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean(text: str, width: int = 200) -> str:
+    """A name from a file, fit for a column and a terminal: control characters (NUL
+    included) as spaces, on one line, at most `width` characters."""
+    return short(_CONTROL.sub(" ", text), width)
+
+
+def without_nul(value: Any) -> Any:
+    """A JSON value whose strings hold no NUL character (which jsonb cannot hold), for
+    what an import records about a run rather than loads as a record."""
+    if isinstance(value, str):
+        return value.replace("\x00", " ")
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value

@@ -9,7 +9,8 @@ each failure is an InputError naming FILE:LINE.
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from evaltool.load.sources import InputError, Source
@@ -25,6 +26,8 @@ _LENIENT = json.JSONDecoder(
 _SPACE = re.compile(r"[ \t\n\r]*")
 # Tokens that change the depth of a JSON text, and strings (which hide brackets).
 _DEPTH_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|[\[\]{}]|\n')
+# \u0000 not itself escaped: a NUL in a string, which jsonb (and text) cannot hold
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # The nesting at which Python's parser and PostgreSQL's (its stack depth) both give up.
 MAX_DEPTH = 900
 
@@ -43,9 +46,11 @@ def _refuse(reason: str) -> None:
     raise JsonProblem(reason)
 
 
-def loads(text: str, *, nan_as_null: bool = False) -> Any:
-    """One JSON value; raises JsonProblem (nested too deeply, NaN, out of range, syntax).
-    With nan_as_null, NaN and Infinity read as null."""
+def loads(text: str, *, nan_as_null: bool = False, nul_ok: bool = False) -> Any:
+    """One JSON value; raises JsonProblem (nested too deeply, NaN, out of range, syntax, a
+    NUL character, which the database refuses). With nan_as_null, NaN and Infinity read
+    as null; with nul_ok, a NUL is left for the loads to refuse where it is stored (a
+    document whose records are parts of it may hold one elsewhere)."""
     decoder = _LENIENT if nan_as_null else _DECODER
     try:
         value, end = decoder.raw_decode(text, _SPACE.match(text, 0).end())  # type: ignore[union-attr]
@@ -57,7 +62,7 @@ def loads(text: str, *, nan_as_null: bool = False) -> Any:
         raise JsonProblem(f"invalid JSON: {exc}") from None
     if _SPACE.match(text, end).end() != len(text):  # type: ignore[union-attr]
         raise JsonProblem("invalid JSON: Extra data")
-    if "\x00" in text:
+    if not nul_ok and "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise JsonProblem("invalid JSON: \\u0000 (NUL) is not allowed")
     return value
 
@@ -83,7 +88,8 @@ def read_text(source: Source) -> str:
 
 def document(source: Source, text: str, *, nan_as_null: bool = False) -> Any:
     """The JSON document of a file; InputError with the line of the first problem. With
-    nan_as_null, NaN and Infinity read as null."""
+    nan_as_null, NaN and Infinity read as null. A NUL character is left for the loads to
+    refuse where it is stored: a document may hold one outside what is imported."""
     try:
         return (_LENIENT if nan_as_null else _DECODER).decode(text)
     except RecursionError:
@@ -104,25 +110,90 @@ def items(
     source: Source, text: str, path: Sequence[str | int] = (), *, nan_as_null: bool = False
 ) -> Iterator[tuple[int, Any]]:
     """(line, item) for each item of the array at `path` in a JSON document, where line
-    is the line the item starts on. The document must have been read with `document`,
-    so that its problems are known to be elsewhere; nothing is yielded if `path` is absent."""
+    is the line the item starts on; nothing if `path` is absent. One item at a time is
+    parsed, so a large document needs its text in memory but not all its values at once;
+    a problem on the way is an InputError naming its line."""
     decoder = _LENIENT if nan_as_null else _DECODER
-    start = _find(text, _SPACE.match(text, 0).end(), path, decoder)  # type: ignore[union-attr]
-    if start is None or text[start] != "[":
-        return
     line, counted = 1, 0
-    at = _SPACE.match(text, start + 1).end()  # type: ignore[union-attr]
-    if text[at] == "]":
-        return
-    while True:
-        line += text.count("\n", counted, at)
-        counted = at
-        value, at = decoder.raw_decode(text, at)
-        yield line, value
-        at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
-        if text[at] == "]":
+    with _located(source, text, lambda: line):
+        start = _find(text, _SPACE.match(text, 0).end(), path, decoder)  # type: ignore[union-attr]
+        if start is None or start >= len(text) or text[start] != "[":
             return
-        at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]  # past the comma
+        at = _SPACE.match(text, start + 1).end()  # type: ignore[union-attr]
+        if text[at] == "]":
+            _end(text, at + 1, path)
+            return
+        while True:
+            line += text.count("\n", counted, at)
+            counted = at
+            value, at = decoder.raw_decode(text, at)
+            yield line, value
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if text[at] == "]":
+                _end(text, at + 1, path)
+                return
+            if text[at] != ",":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+
+
+def array_fields(source: Source, text: str) -> list[str] | None:
+    """The fields of a JSON document's top-level object whose values are arrays (None if
+    the document is an array), each value parsed and let go in turn."""
+    with _located(source, text, lambda: 1):
+        at = _SPACE.match(text, 0).end()  # type: ignore[union-attr]
+        if text[at] == "[":
+            return None
+        if text[at] != "{":
+            raise json.JSONDecodeError("Expecting an array or an object", text, at)
+        fields = []
+        at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+        while text[at] != "}":
+            key, at = _DECODER.raw_decode(text, at)
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if text[at] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            if text[at] == "[":
+                fields.append(key)
+            _, at = _LENIENT.raw_decode(text, at)  # the records' own checks come later
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+            if text[at] == ",":
+                at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+            elif text[at] != "}":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+        _end(text, at + 1, ())
+        return fields
+
+
+def _end(text: str, at: int, path: Sequence[str | int]) -> None:
+    """After the top-level value: nothing but space."""
+    if not path and _SPACE.match(text, at).end() != len(text):  # type: ignore[union-attr]
+        raise json.JSONDecodeError("Extra data", text, _SPACE.match(text, at).end())  # type: ignore[union-attr]
+
+
+@contextmanager
+def _located(source: Source, text: str, line: Callable[[], int]) -> Iterator[None]:
+    """JSON problems met while walking a document, as InputError naming their line
+    (`line`: the line of the item being read, where the parser does not say)."""
+    try:
+        yield
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source.name}:{exc.lineno}: invalid JSON: {exc.msg}", source.name, exc.lineno
+        ) from None
+    except IndexError:  # the text ended inside a value
+        at = text.count("\n") + 1
+        raise InputError(
+            f"{source.name}:{at}: invalid JSON: unexpected end of the document", source.name, at
+        ) from None
+    except RecursionError:
+        at = deep_line(text)
+        raise InputError(f"{source.name}:{at}: JSON nested too deeply", source.name, at) from None
+    except JsonProblem as exc:
+        raise InputError(
+            f"{source.name}:{line()}: invalid JSON: {exc}", source.name, line()
+        ) from None
 
 
 def _find(text: str, at: int, path: Sequence[str | int], decoder: json.JSONDecoder) -> int | None:

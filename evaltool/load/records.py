@@ -100,29 +100,19 @@ def json_lines(source: Source, reshape: Callable[[Any], Any]) -> Iterator[Record
 
 def json_document(source: Source, reshape: Callable[[Any], Any]) -> Iterator[Record]:
     """The records of a JSON document: an array of records, or an object holding one
-    array of records (as {"data": [...]}), each with the line it starts on."""
+    array of records (as {"data": [...]}), each with the line it starts on. The text is
+    read whole, the records parsed one at a time."""
     text = documents.read_text(source)
-    doc = documents.document(source, text)
-    path: tuple[str, ...] = ()
-    if isinstance(doc, dict):
-        arrays = [key for key, value in doc.items() if isinstance(value, list)]
-        if len(arrays) != 1:
-            raise InputError(
-                f"{source.name}:1: a JSON document of records is an array, or an object "
-                "with one array of records"
-                + (f"; this one has {len(arrays)}: {', '.join(arrays[:5])}" if arrays else ""),
-                source.name,
-                1,
-            )
-        path = (arrays[0],)
-    elif not isinstance(doc, list):
+    fields = documents.array_fields(source, text)
+    if fields is not None and len(fields) != 1:
         raise InputError(
             f"{source.name}:1: a JSON document of records is an array, or an object "
-            "with one array of records",
+            "with one array of records"
+            + (f"; this one has {len(fields)}: {', '.join(fields[:5])}" if fields else ""),
             source.name,
             1,
         )
-    for line, item in documents.items(source, text, path):
+    for line, item in documents.items(source, text, tuple(fields or ())):
         yield line, dumps(reshape(item))
 
 
