@@ -35,6 +35,7 @@ ALL = [
     "0018_partition_foreign_keys",
     "0019_token_counts_bigint",
     "0020_imported_models",
+    "0021_response_cost_given",
 ]
 
 

@@ -188,23 +188,33 @@ def report_leaderboard(
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
 @click.option("--from", "old_from", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
 @click.option("--to", "old_to", type=click.DateTime(["%Y-%m-%d"]), hidden=True)
+@click.option(
+    "--at-prices",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Also what the same calls would cost at the prices in force on this day.",
+)
 @_output_options
 def report_cost(
     since: Any,
     until: Any,
     old_from: Any,
     old_to: Any,
+    at_prices: Any,
     output: Path | None,
     template_dir: Path | None,
 ) -> None:
     """What model calls cost, per day, model, project and user.
 
-    Both days are included; days are those of the database session's time zone.
+    Both days are included; days are those of the database session's time zone. Costs
+    are at the price in force at each call: a price entered or corrected later re-prices
+    the calls it covers. --at-prices DAY adds what the same tokens would cost at that
+    day's prices, for a decision to switch models or to plan a budget.
 
     \b
     Example:
         evaltool report cost -o cost.html                      # the last 30 days
         evaltool report cost --since 2026-11-01 --until 2026-11-30 -o november.md
+        evaltool report cost --at-prices 2026-12-01            # last month at today's prices
     """
     since = renamed(since, old_from, "--from", "--since")
     until = renamed(until, old_to, "--to", "--until")
@@ -212,7 +222,9 @@ def report_cost(
     # the 30 days up to --until, or as many as the calendar has before it
     first = since.date() if since else last - min(timedelta(days=29), last - date.min)
     with db.connect() as conn:
-        document = data.cost_report(conn, first, last)
+        document = data.cost_report(
+            conn, first, last, at_prices.date() if at_prices else None
+        )
     _emit("cost", document, output, template_dir)
 
 

@@ -121,12 +121,14 @@ SELECT evaltool.create_run_partitions(%(run_from)s, %(run_to)s)
 UPDATE evaltool.run_partition SET dropped_at = NULL WHERE run_from = %(run_from)s
 
 -- archive_insert --
--- The staged responses back, with their ids. Returns how many, and their runs.
+-- The staged responses back, with their ids. Returns how many, and their runs. Columns
+-- added since an archive was written take their defaults (cost_given: false).
 WITH ok AS (
     SELECT w.doc FROM evaltool_rows w WHERE w.reason IS NULL
 ), responses AS (
     INSERT INTO evaltool.response OVERRIDING SYSTEM VALUE
-    SELECT (jsonb_populate_record(NULL::evaltool.response, ok.doc -> 'response')).*
+    SELECT (jsonb_populate_record(NULL::evaltool.response,
+                                  '{"cost_given": false}' || (ok.doc -> 'response'))).*
     FROM ok
     ORDER BY (ok.doc -> 'response' ->> 'run_id')::bigint, (ok.doc -> 'response' ->> 'id')::bigint
     RETURNING run_id

@@ -79,10 +79,11 @@ WHERE s.doc IS NOT NULL
 -- response_insert --
 -- One response per test case (and "sample", 1 unless given) of the run; a sample the run
 -- already answered keeps its response. Without "cost_usd", the cost is computed from the
--- model's price in force when the call was made ("created_at", else now).
+-- model's price in force when the call was made ("created_at", else now), and changes
+-- with it; a given cost is kept (cost_given).
 INSERT INTO evaltool.response
     (run_id, prompt_id, sample, status, output, output_text, error, latency_ms, input_tokens,
-     output_tokens, tokens_estimated, cost_usd, attempts, metadata, created_at)
+     output_tokens, tokens_estimated, cost_usd, cost_given, attempts, metadata, created_at)
 SELECT c.run_id,
        r.prompt_id,
        coalesce(nullif(r.doc -> 'sample', 'null')::numeric::integer, 1),
@@ -101,6 +102,7 @@ SELECT c.run_id,
                 evaltool.call_cost_usd(c.model_id, r.called_at,
                                        nullif(r.doc -> 'input_tokens', 'null')::numeric::bigint,
                                        nullif(r.doc -> 'output_tokens', 'null')::numeric::bigint)),
+       coalesce(r.doc -> 'cost_usd', 'null') <> 'null',
        coalesce(nullif(r.doc -> 'attempts', 'null')::numeric::integer, 1),
        (r.doc - '{id,input,sample,output,output_text,status,error,latency_ms,input_tokens,output_tokens,tokens_estimated,cost_usd,attempts,metadata,created_at}'::text[])
          || coalesce(nullif(r.doc -> 'metadata', 'null'), '{}'),

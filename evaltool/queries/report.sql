@@ -65,7 +65,9 @@ ORDER BY b.dataset, b.dataset_version, b.metric, rank, b.model
 
 -- report_cost --
 -- Calls, tokens and cost from cost_daily between %(since)s and %(until)s (days), in one
--- pass: the total, and per day, model, project and user ("by" says which).
+-- pass: the total, and per day, model, project and user ("by" says which). With
+-- %(at_prices)s (a day), also what the same tokens cost at the prices in force at the end
+-- of that day (cost_at_prices; calls of models without a price then: unpriced_at_prices).
 SELECT CASE WHEN grouping(c.day) = 0 THEN 'day'
             WHEN grouping(c.model) = 0 THEN 'model'
             WHEN grouping(c.project) = 0 THEN 'project'
@@ -74,8 +76,21 @@ SELECT CASE WHEN grouping(c.day) = 0 THEN 'day'
        coalesce(to_char(c.day, 'YYYY-MM-DD'), c.model, c.project, c.created_by) AS key,
        sum(c.calls) AS calls, sum(c.errors) AS errors,
        sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS output_tokens,
-       sum(c.cost_usd) AS cost_usd, sum(c.unpriced_calls) AS unpriced_calls
+       sum(c.cost_usd) AS cost_usd, sum(c.unpriced_calls) AS unpriced_calls,
+       sum(a.cost_usd) AS cost_at_prices,
+       sum(c.calls) FILTER (WHERE %(at_prices)s::date IS NOT NULL AND a.cost_usd IS NULL)
+           AS unpriced_at_prices
 FROM evaltool.cost_daily c
+LEFT JOIN LATERAL (
+    SELECT round((coalesce(c.input_tokens, 0) * p.input_usd_per_mtok
+                  + coalesce(c.output_tokens, 0) * p.output_usd_per_mtok) / 1000000, 8)
+               AS cost_usd
+    FROM evaltool.model m
+    JOIN evaltool.model_pricing p ON p.model_id = m.id
+    WHERE m.name = c.model
+      AND p.valid_from < %(at_prices)s::date + 1
+      AND (p.valid_to IS NULL OR p.valid_to >= %(at_prices)s::date + 1)
+) a ON true
 WHERE c.day >= %(since)s::date AND c.day < %(until)s::date + 1
 GROUP BY GROUPING SETS ((), (c.day), (c.model), (c.project), (c.created_by))
 ORDER BY by, CASE WHEN grouping(c.day) = 0 THEN NULL ELSE sum(c.cost_usd) END DESC NULLS LAST,

@@ -74,13 +74,17 @@ def leaderboard_report(
     }
 
 
-def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str, Any]:
+def cost_report(
+    conn: psycopg.Connection, since: date, until: date, at_prices: date | None = None
+) -> dict[str, Any]:
     """Calls, tokens and cost from since to until (both days included): the total, and per
-    day, model, project and user, from cost_daily."""
+    day, model, project and user, from cost_daily; with `at_prices`, also their cost at the
+    prices in force on that day."""
     if until < since:
         raise EvaltoolError(f"--until {until} is before --since {since}")
+    params = {"since": since, "until": until, "at_prices": at_prices}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(queries.get("report_cost"), {"since": since, "until": until}).fetchall()
+        rows = cur.execute(queries.get("report_cost"), params).fetchall()
     groups = ("total", "day", "model", "project", "user")
     by: dict[str, list[dict[str, Any]]] = {group: [] for group in groups}
     for row in rows:
@@ -88,6 +92,7 @@ def cost_report(conn: psycopg.Connection, since: date, until: date) -> dict[str,
     return {
         "since": since,
         "until": until,
+        "at_prices": at_prices,
         "total": by["total"][0] if by["total"] else None,
         "days": by["day"],
         "models": by["model"],
