@@ -245,11 +245,13 @@ class Evaltool:
         project: str | None = None,
         options: runner.CallOptions | None = None,
         progress: bool = False,
+        max_cost: float | None = None,
     ) -> Run:
         """Run MODEL over DATASET (NAME[:VERSION]) and score it with `metrics`, as
         `evaltool run` then `evaltool score` do, with a progress line on a terminal when
         `progress`. Returns the run; a run that stops on a failure every call would share
-        raises EvaltoolError naming the resume command."""
+        raises EvaltoolError naming the resume command, one its `max_cost` or its project's
+        monthly budget stopped BudgetExceeded."""
         options = options or runner.CallOptions(concurrency=concurrency)
         with self.conn.transaction():
             found = (
@@ -270,6 +272,7 @@ class Evaltool:
                 options=asdict(options),
                 template=found,
                 suite=suite,
+                max_cost=max_cost,
             )
             target = runs.target(self.conn, run_id)
             adapter = adapters.create(target.snapshot, target.params, options.concurrency)
@@ -283,6 +286,8 @@ class Evaltool:
                 f"run {run_id} stopped: {outcome.fatal}. "
                 f"Fix it, then: evaltool run --resume {run_id}"
             )
+        if outcome.budget:
+            raise runs.budget_stop(run_id, outcome.budget)
         if outcome.interrupted:
             raise KeyboardInterrupt(f"run {run_id} interrupted: evaltool run --resume {run_id}")
         made = Run(run_id, self)

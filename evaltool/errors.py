@@ -23,3 +23,9 @@ class CheckFailed(EvaltoolError):
     """A check ran and found a problem, e.g. pending migrations in db health."""
 
     exit_code = 1
+
+
+class BudgetExceeded(EvaltoolError):
+    """A run stopped because its --max-cost or its project's monthly budget was spent."""
+
+    exit_code = 1

@@ -17,7 +17,7 @@ from typing import Any
 from evaltool.errors import EvaltoolError
 
 _FIELDS = ("status", "model", "dataset", "tag", "suite")
-STATUSES = ("pending", "running", "completed", "failed", "interrupted")
+STATUSES = ("pending", "running", "completed", "failed", "interrupted", "budget_exceeded")
 _COMPARE = re.compile(r"^(pass|success|duration)(<=|>=|<|>)([0-9.]+)(%|s|m|h)?$")
 _AGO = re.compile(r"^(\d+)([hdwm])$")
 _UNITS = {

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import math
 import os
 import secrets
 import signal
@@ -70,6 +71,7 @@ class Outcome:
     cached: int = 0  # answered from the response cache, without a call
     interrupted: bool = False
     fatal: str | None = None
+    budget: str | None = None  # the spending limit that stopped the work
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -150,12 +152,13 @@ class Worker:
         self._outstanding = 0  # claimed and not finished
         self._wake = asyncio.Event()
         self._stopping = False
+        self._budgeted = False  # whether a --max-cost or a project budget limits the run
 
     def stop(self) -> None:
         """Stop soon: abandon calls in flight, write what is finished, release the rest."""
         if not self._stopping:
             self._stopping = True
-            self.outcome.interrupted = True
+            self.outcome.interrupted = self.outcome.budget is None
             self._wake.set()
 
     async def work(self) -> Outcome:
@@ -190,6 +193,8 @@ class Worker:
         p = {"run_id": self.run_id, "worker": self.worker_id, "lease_s": self.options.lease_s}
         await self.conn.execute(queries.get("result_stage"))
         await self.conn.execute(queries.get("run_start"), p)
+        cur = await self.conn.execute(queries.get("run_budgeted"), p)
+        self._budgeted = bool((await cur.fetchone() or (False,))[0])
         await self.conn.commit()
         callers = [asyncio.create_task(self._caller()) for _ in range(self.options.concurrency)]
         try:
@@ -202,7 +207,13 @@ class Worker:
         await self._flush()
         if self._stopping:
             await self.conn.execute(queries.get("task_release"), p)
-            status = "failed" if self.outcome.fatal else "interrupted"
+            status = (
+                "failed"
+                if self.outcome.fatal
+                else "budget_exceeded"
+                if self.outcome.budget
+                else "interrupted"
+            )
             await self.conn.execute(
                 queries.get("run_stop"), {**p, "status": status, "error": self.outcome.fatal}
             )
@@ -226,8 +237,16 @@ class Worker:
                 await self.conn.execute(queries.get("task_renew"), p)
                 await self.conn.commit()
                 last_renew = now
-            if self._queue.qsize() < self.options.concurrency and now >= next_claim:
-                claim = {**p, "n": want, "with_case": self.template is not None}
+            if self.outcome.budget is not None:
+                if self._outstanding == 0:  # the calls under way are finished: stop
+                    self.stop()
+                    break
+            elif self._queue.qsize() < self.options.concurrency and now >= next_claim:
+                n = await self._affordable(p, want) if self._budgeted else want
+                if n == 0:  # spent, or the calls under way may spend the rest: wait for them
+                    next_claim = now + POLL_S
+                    continue
+                claim = {**p, "n": n, "with_case": self.template is not None}
                 cur = await self.conn.execute(queries.get("task_claim"), claim)
                 claimed = await cur.fetchall()
                 await self.conn.commit()
@@ -245,6 +264,35 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 0.05)
+
+    async def _affordable(self, p: dict[str, Any], want: int) -> int:
+        """How many test cases to claim under the run's --max-cost or its project's monthly
+        budget: what is left pays for at the run's average cost per call, less the calls
+        leased now (by every worker). When the limit is spent the worker claims nothing
+        more, starts no call it has not started (they go back to the queue when it stops),
+        and stops once the calls under way are written: money spent is recorded."""
+        await self._flush()
+        cur = await self.conn.execute(queries.get("run_budget"), p)
+        row = await cur.fetchone()
+        await self.conn.commit()
+        if row is None:
+            return want
+        reason, left, per_call, leased = row
+        if reason is None:
+            if left is None or not per_call:  # nothing spent yet to estimate from: learn
+                return min(want, self.options.concurrency)
+            affordable = math.floor(left / per_call) - leased
+            if affordable > 0:
+                return min(want, affordable)
+            if self._outstanding > 0:
+                return 0
+            return 1  # less than a call's average is left: one more call settles it
+        self.outcome.budget = reason
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._outstanding -= 1
+        self._wake.set()
+        return 0
 
     def _requests(
         self, claimed: list[tuple[int, int, str, str | None]]

@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from evaltool import datasets, queries, templates
-from evaltool.errors import EvaltoolError
+from evaltool.errors import BudgetExceeded, EvaltoolError
 from evaltool.runfilter import RunFilter
 
 
@@ -44,13 +44,15 @@ def create(
     options: dict[str, Any] | None = None,
     template: templates.Template | None = None,
     suite: str | None = None,
+    max_cost: float | None = None,
 ) -> int:
     """Create a pending run of MODEL over DATASET with its test cases queued; returns its id.
 
     `limit` takes the first test cases by id; `sample` takes that many in an order seeded by
     `seed` (random when not given, and recorded so the sample can be drawn again). Each
     test case is asked `repeats` times, its samples. With a `template`, each test case is
-    rendered by it into the request; `suite` names the suite file evaluation the run is of.
+    rendered by it into the request; `suite` names the suite file evaluation the run is of;
+    `max_cost` is the most (USD) its calls may cost.
     """
     if sample is not None and limit is not None:
         raise EvaltoolError("--limit and --sample are alternatives: give one")
@@ -76,6 +78,7 @@ def create(
                 "repeats": repeats,
                 "template_id": template.id if template else None,
                 "suite": suite,
+                "max_cost": max_cost,
             },
         ).fetchone()
         if row is None:
@@ -94,6 +97,24 @@ def create(
         if queued == 0:
             raise EvaltoolError(f"dataset {dataset} has no test cases to run")
     return run_id
+
+
+def set_max_cost(conn: psycopg.Connection, run_id: int, max_cost: float) -> None:
+    """Set or raise the most a run may cost (to resume one its limit stopped)."""
+    if (
+        conn.execute(queries.get("run_max_cost"), {"run_id": run_id, "max_cost": max_cost}).rowcount
+        == 0
+    ):
+        raise EvaltoolError(f"no run {run_id}")
+
+
+def budget_stop(run_id: int, reason: str) -> BudgetExceeded:
+    """The error of a run its spending limit stopped, with what to do."""
+    return BudgetExceeded(
+        f"run {run_id} stopped: {reason}. Raise the limit (evaltool run --resume {run_id} "
+        "--max-cost USD, or evaltool projects budget PROJECT --monthly USD), then: "
+        f"evaltool run --resume {run_id}"
+    )
 
 
 def target(conn: psycopg.Connection, run_id: int) -> RunTarget:

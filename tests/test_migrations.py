@@ -36,6 +36,7 @@ ALL = [
     "0019_token_counts_bigint",
     "0020_imported_models",
     "0021_response_cost_given",
+    "0022_budgets",
 ]
 
 

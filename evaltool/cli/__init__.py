@@ -23,6 +23,7 @@ try:  # Ctrl-C while Python loads the modules below (the first half second): no 
     from evaltool.cli.models import models_group
     from evaltool.cli.plan import plan
     from evaltool.cli.preferences import preferences_group
+    from evaltool.cli.projects import projects_group
     from evaltool.cli.refresh import refresh
     from evaltool.cli.report import report
     from evaltool.cli.run import run
@@ -142,6 +143,7 @@ cli.add_command(db)
 cli.add_command(load)
 cli.add_command(import_)
 cli.add_command(datasets)
+cli.add_command(projects_group)
 cli.add_command(models_group)
 cli.add_command(run)
 cli.add_command(score)

@@ -77,6 +77,13 @@ EXIT_INTERRUPTED = 130
 @click.option(
     "--seed", type=types.TEXT, help="Seed of --sample (the same seed draws the same sample)."
 )
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(0, min_open=True),
+    metavar="USD",
+    help="Most the run's calls may cost: workers claim no more work once it is spent and the "
+    "run stops as budget_exceeded (exit 1). With --resume: raise it.",
+)
 @click.option("--prepare", is_flag=True, help="Create and queue the run, print its id, exit.")
 @click.option(
     "--resume", type=types.count(), metavar="RUN", help="Finish RUN: its unanswered test cases."
@@ -114,6 +121,7 @@ def run(
     limit: int | None,
     sample: int | None,
     seed: str | None,
+    max_cost: float | None,
     prepare: bool,
     resume: int | None,
     retry_errors: bool,
@@ -129,7 +137,9 @@ def run(
     limit (429, honouring a Retry-After of up to 120 s), a 5xx, a timeout or a dropped
     connection are retried with exponential backoff; a call that still fails, or whose
     server asks to wait longer, is stored as an error response. A rejected API key stops
-    the run (exit 2).
+    the run (exit 2). --max-cost USD, or the project's monthly budget (evaltool projects
+    budget), stops it once spent: no worker claims more, the calls under way are written,
+    and the run is budget_exceeded (exit 1) until resumed with a higher limit.
 
     Ctrl-C (or SIGTERM) writes the finished responses, marks the run interrupted and exits
     130; --resume RUN then does only what is left. Losing the database mid-run exits 2 with
@@ -150,6 +160,8 @@ def run(
         evaltool run my-classifier images:2 --sample 200 --seed 7
         evaltool run gpt-4o-mini golden-qa --repeats 5       # 5 samples per test case
         evaltool run --resume 42 --retry-errors
+        evaltool run gpt-4o golden-qa --max-cost 5          # stops when $5 are spent
+        evaltool run --resume 44 --max-cost 10             # go on with a higher limit
         evaltool run gpt-4o-mini golden-qa --prepare      # prints the run id, e.g. 43
         evaltool run --worker 43                           # on each worker machine
     """
@@ -166,6 +178,10 @@ def run(
         raise click.UsageError("--template belongs to a new run: give MODEL DATASET")
     if cache_only and cache is False:
         raise click.UsageError("--cache-only and --no-cache are opposites: give one")
+    if max_cost is not None and worker is not None:
+        raise click.UsageError(
+            "--max-cost belongs to a run: give it with MODEL DATASET or --resume"
+        )
     options = CallOptions(concurrency, rpm, tpm, timeout, max_retries, lease)
     with db.connect() as conn:
         if model is not None and dataset is not None:
@@ -184,6 +200,7 @@ def run(
                     repeats=repeats,
                     options=asdict(options),
                     template=found,
+                    max_cost=max_cost,
                 )
                 target = runs.target(conn, run_id)
                 adapter = None if prepare else _adapter(target, concurrency)
@@ -196,6 +213,8 @@ def run(
             run_id = given
             if retry_errors:
                 runs.requeue_errors(conn, run_id)
+            if max_cost is not None:
+                runs.set_max_cost(conn, run_id, max_cost)
             target = runs.target(conn, run_id)
             adapter = _adapter(target, concurrency) if target.pending else None
         options.cache = runner.cache_mode(target, cache, cache_only)
@@ -216,6 +235,8 @@ def run(
         raise EvaltoolError(
             f"run {run_id} stopped: {outcome.fatal}. Fix it, then: evaltool run --resume {run_id}"
         )
+    if outcome.budget:
+        raise runs.budget_stop(run_id, outcome.budget)
     if outcome.interrupted:
         click.echo(
             f"interrupted: {summary['pending']} test cases left; "

@@ -8,11 +8,11 @@
 -- then running them) must be in force for this run.
 INSERT INTO evaltool.run (model_id, dataset_id, name, status, model_snapshot, params,
                           git_revision, created_by, tags, notes, metadata, repeats,
-                          template_id, suite, config_hash)
+                          template_id, suite, config_hash, max_cost_usd)
 SELECT m.id, %(dataset_id)s, %(name)s, 'pending', s.snapshot, s.params, %(git_revision)s,
        coalesce(nullif(current_setting('evaltool.actor', true), ''), current_user),
        %(tags)s, %(notes)s, %(metadata)s, %(repeats)s, %(template_id)s, %(suite)s,
-       evaltool.model_config_hash(s.snapshot, s.params)
+       evaltool.model_config_hash(s.snapshot, s.params), %(max_cost)s
 FROM evaltool.model m
 CROSS JOIN (SELECT clock_timestamp() AS at) c
 CROSS JOIN LATERAL (SELECT evaltool.model_snapshot(m.id, c.at) AS snapshot,
@@ -80,7 +80,8 @@ WHERE id = %(run_id)s AND status <> 'completed'
   AND NOT EXISTS (SELECT FROM evaltool.run_task WHERE run_id = %(run_id)s)
 
 -- run_stop --
--- Marks the run interrupted or failed, unless another worker still holds live leases on it.
+-- Marks the run interrupted, failed or budget_exceeded, unless another worker still holds
+-- live leases on it.
 UPDATE evaltool.run
 SET status = %(status)s, finished_at = greatest(now(), started_at),
     metadata = CASE WHEN %(error)s::text IS NULL THEN metadata
@@ -88,6 +89,59 @@ SET status = %(status)s, finished_at = greatest(now(), started_at),
 WHERE id = %(run_id)s AND status = 'running'
   AND NOT EXISTS (SELECT FROM evaltool.run_task
                   WHERE run_id = %(run_id)s AND lease_expires_at > now())
+
+-- run_budgeted --
+-- Whether the run's spending is limited: by its own --max-cost, or its project's monthly
+-- budget (then workers check the spend before each claim).
+SELECT r.max_cost_usd IS NOT NULL OR pr.monthly_budget_usd IS NOT NULL
+FROM evaltool.run r
+JOIN evaltool.dataset d ON d.id = r.dataset_id
+JOIN evaltool.project pr ON pr.id = d.project_id
+WHERE r.id = %(run_id)s
+
+-- run_budget --
+-- Whether the run may claim more work: why not (its calls have cost its --max-cost, or its
+-- project's calls this month, in the session's time zone, its monthly budget), else what
+-- is left of the tighter limit, what a call of the run has cost on average, and how many
+-- of its test cases are leased now (under way at some worker), so that a worker claims no
+-- more than the rest pays for. Spend is from the cost ledger, which every written response
+-- updates.
+SELECT CASE
+           WHEN s.run_spent >= r.max_cost_usd
+               THEN format('run %%s has cost $%%s, its --max-cost is $%%s', r.id,
+                           trim_scale(round(s.run_spent, 4)), trim_scale(r.max_cost_usd))
+           WHEN s.project_spent >= pr.monthly_budget_usd
+               THEN format('project %%s has spent $%%s this month, its monthly budget is $%%s',
+                           pr.name, trim_scale(round(s.project_spent, 2)),
+                           trim_scale(pr.monthly_budget_usd))
+       END AS reason,
+       least(r.max_cost_usd - s.run_spent, pr.monthly_budget_usd - s.project_spent) AS left_usd,
+       s.run_spent / nullif(s.run_calls, 0) AS per_call_usd,
+       (SELECT count(*) FROM evaltool.run_task t
+        WHERE t.run_id = r.id AND t.lease_expires_at > now()) AS leased
+FROM evaltool.run r
+JOIN evaltool.dataset d ON d.id = r.dataset_id
+JOIN evaltool.project pr ON pr.id = d.project_id
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(l.cost_usd), 0) AS run_spent, sum(l.calls) AS run_calls
+    FROM evaltool.cost_ledger l
+    WHERE l.run_id = r.id
+) own
+CROSS JOIN LATERAL (
+    SELECT own.run_spent, own.run_calls,
+           CASE WHEN pr.monthly_budget_usd IS NOT NULL THEN
+               (SELECT coalesce(sum(l.cost_usd), 0)
+                FROM evaltool.cost_ledger l
+                JOIN evaltool.run pr_run ON pr_run.id = l.run_id
+                JOIN evaltool.dataset pr_d ON pr_d.id = pr_run.dataset_id
+                WHERE pr_d.project_id = pr.id AND l.period >= date_trunc('month', now()))
+           END AS project_spent
+) s
+WHERE r.id = %(run_id)s
+
+-- run_max_cost --
+-- Sets (or raises) a run's --max-cost, to resume it after the limit was reached.
+UPDATE evaltool.run SET max_cost_usd = %(max_cost)s WHERE id = %(run_id)s
 
 -- task_claim --
 -- Leases up to %(n)s free samples of the run's test cases (never leased, or their lease
