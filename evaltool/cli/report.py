@@ -222,9 +222,7 @@ def report_cost(
     # the 30 days up to --until, or as many as the calendar has before it
     first = since.date() if since else last - min(timedelta(days=29), last - date.min)
     with db.connect() as conn:
-        document = data.cost_report(
-            conn, first, last, at_prices.date() if at_prices else None
-        )
+        document = data.cost_report(conn, first, last, at_prices.date() if at_prices else None)
     _emit("cost", document, output, template_dir)
 
 
