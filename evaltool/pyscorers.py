@@ -10,17 +10,18 @@ metric's ARG (or None) and returns one result per case, in order:
 
 It may be `async def`. An attribute `version` (default "1") is stored with each score.
 Scorers are found by name in the entry-point group `evaltool.scorers`, or named directly
-as `python:module:function` (then `:ARG`). evaltool reads the run's responses in batches
-from a server-side cursor, sends each batch's results back by COPY into a temporary
-table, and writes them all with one INSERT at the end, as a new scoring (the earlier
-scores of the metric move to score_history), in the caller's transaction. Error
+as `python:module:function` or `python:path/to/file.py:function` (then `:ARG`); a case
+reads as case.output_text or case["output_text"]. evaltool reads the run's responses in
+batches, each in a short transaction (none stays open while the scorer works), sends each
+batch's results back by COPY into a temporary table, and writes them all with one INSERT
+at the end, as a new scoring (the earlier scores of the metric move to score_history), in
+the caller's transaction. Error
 responses fail every metric without reaching the scorer, as in SQL. A prepared scorer
 with an attribute `judge` ({"model", "snapshot", "rubric_sha256"}) records its judge
 with the scoring.
 """
 
 import asyncio
-import importlib
 import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +33,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from evaltool import queries
+from evaltool import pyload, queries
 from evaltool.errors import EvaltoolError
 
 GROUP = "evaltool.scorers"
@@ -50,6 +51,12 @@ class Case:
     output_text: str | None
     latency_ms: float | None
     cost_usd: float | None
+
+    def __getitem__(self, field: str) -> Any:
+        """case["output_text"] as well as case.output_text, for scorers written for dicts."""
+        if field not in self.__dataclass_fields__:
+            raise KeyError(field)
+        return getattr(self, field)
 
 
 @dataclass(frozen=True)
@@ -78,17 +85,12 @@ def resolve(scorer: str, arg: str | None) -> PythonScorer | None:
         function_name, _, own_arg = rest.partition(":")
         if not module_name or not function_name:
             raise EvaltoolError(
-                "--metric python:MODULE:FUNCTION[:ARG], e.g. python:my.scorers:bleu"
+                "--metric python:MODULE:FUNCTION[:ARG], e.g. python:my.scorers:bleu or "
+                "python:./scorers.py:bleu"
             )
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise EvaltoolError(f"python scorer: cannot import {module_name}: {exc}") from exc
-        function = getattr(module, function_name, None)
-        label = f"python:{module_name}:{function_name}"
-        if not callable(function):
-            raise EvaltoolError(f"python scorer: {module_name} has no function {function_name}")
-        return _scorer(function, label, own_arg or None)
+        target = f"{module_name}:{function_name}"
+        function = pyload.load_function(target, "python scorer")
+        return _scorer(function, f"python:{target}", own_arg or None)
     entry = registered().get(scorer)
     if entry is None:
         return None
@@ -103,33 +105,51 @@ def _scorer(function: Callable[..., Any], label: str, arg: str | None) -> Python
     return PythonScorer(function, label, str(getattr(function, "version", "1")), arg)
 
 
-def score(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: str) -> int:
-    """Apply a Python scorer to every response of the run; returns the scores written.
+def compute(
+    conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: str
+) -> PythonScorer:
+    """Apply a Python scorer to every response of the run, staging its results in the
+    session; returns the scorer as prepared (write() records its judge).
 
-    Runs in the caller's transaction: nothing is written unless every batch succeeds.
-    """
+    No transaction stays open while the scorer works (a model as judge takes minutes, and
+    a session idle in a transaction holds back vacuum): each batch is read, and its
+    results staged, in a short transaction of its own. Nothing reaches the score table
+    until write()."""
+    conn.commit()
     conn.execute(queries.get("pyscore_stage"))
+    conn.execute(queries.get("pyscore_clear"), {"metric": metric})
+    conn.commit()
     # A scorer may resolve what it needs once for the whole run (llm_judge: its model).
     prepare = getattr(scorer.function, "prepare", None)
     if prepare is not None:
         scorer = replace(scorer, function=_prepared(scorer, prepare))
-    with conn.cursor(name="evaltool_pyscore") as source:
-        source.itersize = BATCH
-        source.execute(queries.get("pyscore_cases"), {"run_id": run_id})
-        while rows := source.fetchmany(BATCH):
-            # an error response fails, and has no value: an error is not a score of 0
-            failed = [
-                (r[0], None, False, Jsonb({"error": "the call failed"})) for r in rows if not r[1]
-            ]
-            cases = [Case(r[0], *r[2:]) for r in rows if r[1]]
-            results = _call(scorer, cases) if cases else []
-            staged = failed + [
-                row for case, result in zip(cases, results, strict=True)
-                if (row := _row(scorer, case, result)) is not None
-            ]  # fmt: skip
-            with conn.cursor().copy(queries.get("pyscore_copy")) as copy:
-                for row in staged:
-                    copy.write_row(row)
+    after = 0
+    while True:
+        params = {"run_id": run_id, "after": after, "limit": BATCH}
+        rows = conn.execute(queries.get("pyscore_cases"), params).fetchall()
+        conn.commit()
+        if not rows:
+            return scorer
+        after = rows[-1][0]
+        # an error response fails, and has no value: an error is not a score of 0
+        failed = [
+            (r[0], None, False, Jsonb({"error": "the call failed"})) for r in rows if not r[1]
+        ]
+        cases = [Case(r[0], *r[2:]) for r in rows if r[1]]
+        results = _call(scorer, cases) if cases else []
+        staged = failed + [
+            row for case, result in zip(cases, results, strict=True)
+            if (row := _row(scorer, case, result)) is not None
+        ]  # fmt: skip
+        with conn.cursor().copy(queries.get("pyscore_copy")) as copy:
+            for row in staged:
+                copy.write_row((metric, *row))
+        conn.commit()
+
+
+def write(conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: str) -> int:
+    """Write a metric's staged results as a new scoring, in the caller's transaction;
+    returns the scores written."""
     judge = getattr(scorer.function, "judge", None) or {}
     params = {
         "run_id": run_id,

@@ -22,8 +22,10 @@ import os
 import secrets
 import signal
 import socket
+import statistics
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -72,6 +74,10 @@ class Outcome:
     interrupted: bool = False
     fatal: str | None = None
     budget: str | None = None  # the spending limit that stopped the work
+    # median time of a claim (ms) over the first and the last 1% of this worker's claims:
+    # a queue that slows down as it drains shows here (make bench-run prints them)
+    claim_ms_first: float | None = None
+    claim_ms_last: float | None = None
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -153,6 +159,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._budgeted = False  # whether a --max-cost or a project budget limits the run
+        self._after = (0, 0)  # the last (prompt id, sample) claimed: the next claim's start
+        self._claim_ms: array[float] = array("d")
 
     def stop(self) -> None:
         """Stop soon: abandon calls in flight, write what is finished, release the rest."""
@@ -220,6 +228,7 @@ class Worker:
         else:
             await self.conn.execute(queries.get("run_complete"), p)
         await self.conn.commit()
+        self._claim_times()
         return self.outcome
 
     async def _coordinate(self) -> None:
@@ -246,10 +255,7 @@ class Worker:
                 if n == 0:  # spent, or the calls under way may spend the rest: wait for them
                     next_claim = now + POLL_S
                     continue
-                claim = {**p, "n": n, "with_case": self.template is not None}
-                cur = await self.conn.execute(queries.get("task_claim"), claim)
-                claimed = await cur.fetchall()
-                await self.conn.commit()
+                claimed = await self._claim(p, n)
                 asks = await self._from_cache(self._requests(claimed))
                 for ask in asks:
                     self._queue.put_nowait(ask)
@@ -264,6 +270,36 @@ class Worker:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 0.05)
+
+    async def _claim(self, p: dict[str, Any], n: int) -> list[Any]:
+        """Lease up to n samples, from after the last one this worker claimed; from the
+        queue's head when nothing is left ahead."""
+        t0 = time.perf_counter()
+        while True:
+            claim = {
+                **p,
+                "n": n,
+                "with_case": self.template is not None,
+                "after_prompt": self._after[0],
+                "after_sample": self._after[1],
+            }
+            cur = await self.conn.execute(queries.get("task_claim"), claim)
+            claimed = await cur.fetchall()
+            await self.conn.commit()
+            if claimed:
+                self._after = (claimed[-1][0], claimed[-1][1])
+            elif self._after != (0, 0):
+                self._after = (0, 0)
+                continue
+            self._claim_ms.append((time.perf_counter() - t0) * 1000)
+            return claimed
+
+    def _claim_times(self) -> None:
+        """The median claim time of the first and the last 1% of the claims."""
+        if self._claim_ms:
+            tail = max(1, len(self._claim_ms) // 100)
+            self.outcome.claim_ms_first = statistics.median(self._claim_ms[:tail])
+            self.outcome.claim_ms_last = statistics.median(self._claim_ms[-tail:])
 
     async def _affordable(self, p: dict[str, Any], want: int) -> int:
         """How many test cases to claim under the run's --max-cost or its project's monthly

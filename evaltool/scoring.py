@@ -113,11 +113,17 @@ def score_run(
     twice = sorted({m for m in metrics if metrics.count(m) > 1})
     if twice:
         raise EvaltoolError(f"--metric {', '.join(twice)} is given twice: one scorer per metric")
+    # Python scorers work first, with no transaction open; then every metric is written
+    # in one transaction
+    prepared = [
+        pyscorers.compute(conn, run_id, scorer, spec.metric) if scorer is not None else None
+        for spec, scorer in zip(specs, python, strict=True)
+    ]
     written: dict[str, int] = {}
     with conn.transaction():
-        for spec, scorer in zip(specs, python, strict=True):
+        for spec, scorer in zip(specs, prepared, strict=True):
             if scorer is not None:
-                written[spec.metric] = pyscorers.score(conn, run_id, scorer, spec.metric)
+                written[spec.metric] = pyscorers.write(conn, run_id, scorer, spec.metric)
                 continue
             params = {
                 "run_id": run_id,

@@ -131,8 +131,12 @@ def test_entry_point_scorers_and_async_ones(
     [
         ("python:{m}:broken", "must return one result per case: 2 cases, got 1"),
         ("python:{m}:explodes", "scorer python:{m}:explodes failed: ValueError: no model file"),
-        ("python:{m}:missing", "python scorer: {m} has no function missing"),
-        ("python:nosuchmodule:f", "python scorer: cannot import nosuchmodule"),
+        ("python:{m}:missing", "python scorer '{m}:missing': {m} has no function missing"),
+        (
+            "python:nosuchmodule:f",
+            "python scorer 'nosuchmodule:f' does not import: ModuleNotFoundError",
+        ),
+        ("python:./nofile.py:f", "python scorer './nofile.py:f': no file ./nofile.py"),
         ("python:onlymodule", "--metric python:MODULE:FUNCTION[:ARG]"),
     ],
 )
@@ -224,3 +228,73 @@ def test_a_scorer_prepares_once_for_all_batches(
     from evaltool import judge
 
     assert judge.llm_judge.prepare is judge.prepare  # type: ignore[attr-defined]
+
+
+def test_a_scorer_in_a_file_or_a_module_of_the_current_folder(
+    run_cli: RunCli,
+    conn: psycopg.Connection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """python:./file.py:function and python:module:function from the current folder, as
+    for models; a case reads as case.output_text and case["output_text"]."""
+    (run_id,) = make_runs(
+        conn, [{"id": "a", "expected": "x", "outputs": ["x"]},
+               {"id": "b", "expected": "x", "outputs": ["yy"]}], runs=1,
+    )  # fmt: skip
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "local_scorers.py").write_text(
+        "def long(cases, arg):\n"
+        "    return [len(c['output_text']) > 1 for c in cases]\n"
+        "def same(cases, arg):\n"
+        "    return [c.output_text == c['expected'] for c in cases]\n"
+    )
+    (folder / "broken.py").write_text("def f(cases, arg)\n    return []\n")
+    monkeypatch.chdir(folder)
+    sys.modules.pop("local_scorers", None)
+    result = run_cli(
+        "score", str(run_id), "--metric", "python:./local_scorers.py:long",
+        "--metric", "python:local_scorers:same",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert [r[:3] for r in scores(conn, run_id, "python:./local_scorers.py:long")] == [
+        ("a", 0.0, False),
+        ("b", 1.0, True),
+    ]
+    assert [r[:3] for r in scores(conn, run_id, "python:local_scorers:same")] == [
+        ("a", 1.0, True),
+        ("b", 0.0, False),
+    ]
+    broken = run_cli("score", str(run_id), "--metric", "python:./broken.py:f")
+    assert broken.exit_code == 2
+    assert broken.stderr.startswith(
+        "Error: python scorer './broken.py:f' does not import: SyntaxError: "
+    )
+    assert broken.stderr.count("\n") == 1 and "Traceback" not in broken.output
+    sys.modules.pop("local_scorers", None)
+
+
+def test_no_transaction_stays_open_while_a_scorer_works(
+    run_cli: RunCli, conn: psycopg.Connection, db_url: str, tmp_path: Path
+) -> None:
+    """A judge takes minutes: a session idle in a transaction that long holds back
+    vacuum. The scores are still written all at once, or not at all."""
+    (run_id,) = make_runs(
+        conn, [{"id": str(i), "expected": "x", "outputs": ["x"]} for i in range(3)], runs=1
+    )
+    seen = tmp_path / "seen.txt"
+    (tmp_path / "slow.py").write_text(
+        "import psycopg, time\n"
+        "def check(cases, arg):\n"
+        f"    with psycopg.connect({db_url!r}, autocommit=True) as c:\n"
+        '        n = c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "\n'
+        "                      \"current_database() AND state LIKE 'idle in transaction%'\")"
+        ".fetchone()[0]\n"
+        f"    with open({str(seen)!r}, 'a') as out:\n"
+        "        out.write(f'{n}\\n')\n"
+        "    return [True for c in cases]\n"
+    )
+    result = run_cli("score", str(run_id), "--metric", f"python:{tmp_path / 'slow.py'}:check")
+    assert result.exit_code == 0, result.output
+    assert seen.read_text() == "0\n"

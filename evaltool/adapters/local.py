@@ -11,21 +11,17 @@ parameters as JSON. A non-zero exit is an error response with the last line of s
 """
 
 import asyncio
-import importlib
-import importlib.util
 import inspect
 import json
 import os
 import re
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from evaltool import pyload
 from evaltool import secrets as secret_values
 from evaltool.adapters import CallError, Result, estimate_tokens
-from evaltool.errors import EvaltoolError
 
 
 class PythonAdapter:
@@ -130,31 +126,7 @@ def load_function(target: str) -> Any:
     """The callable named by `module:function` or `file.py:function` (or registered)."""
     if target in _REGISTERED:
         return _REGISTERED[target]
-    module_name, sep, attr = target.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise EvaltoolError(f"python model {target!r}: expected module:function")
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name)
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None or not path.is_file():
-                raise EvaltoolError(f"python model {target!r}: no file {module_name}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            if "" not in sys.path and os.getcwd() not in sys.path:
-                sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(module_name)
-    except EvaltoolError:
-        raise
-    except Exception as exc:
-        raise EvaltoolError(
-            f"python model {target!r} does not import: {type(exc).__name__}: {exc}"
-        ) from exc
-    function = getattr(module, attr, None)
-    if not callable(function):
-        raise EvaltoolError(f"python model {target!r}: {module_name} has no function {attr}")
-    return function
+    return pyload.load_function(target, "python model")
 
 
 def _result(input: Any, value: Any) -> Result:

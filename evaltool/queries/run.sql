@@ -145,10 +145,16 @@ UPDATE evaltool.run SET max_cost_usd = %(max_cost)s WHERE id = %(run_id)s
 
 -- task_claim --
 -- Leases up to %(n)s free samples of the run's test cases (never leased, or their lease
--- expired), skipping rows another worker is claiming at this moment.
+-- expired), skipping rows another worker is claiming at this moment. The scan starts
+-- after the last sample this worker claimed (%(after_prompt)s, %(after_sample)s), not at
+-- the queue's head: the rows already answered are deleted, and until vacuum has passed
+-- their index entries would be stepped over by every claim, so the last claims of a long
+-- run would read most of the queue. A worker that finds nothing ahead starts again from
+-- the head (0, 0), for leases that expired behind it.
 WITH picked AS (
     SELECT prompt_id, sample FROM evaltool.run_task
-    WHERE run_id = %(run_id)s AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    WHERE run_id = %(run_id)s AND (prompt_id, sample) > (%(after_prompt)s, %(after_sample)s)
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
     ORDER BY prompt_id, sample
     LIMIT %(n)s
     FOR UPDATE SKIP LOCKED

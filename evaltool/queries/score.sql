@@ -10,23 +10,30 @@ SELECT m.name FROM evaltool.run r JOIN evaltool.model m ON m.id = r.model_id
 WHERE r.id = %(reference)s
 
 -- pyscore_stage --
--- Where a Python scorer's results wait (by COPY) until one INSERT writes them all; the
--- session keeps it, pyscore_write empties it.
-CREATE TEMP TABLE IF NOT EXISTS _pyscore (
-    response_id bigint NOT NULL, value double precision, passed boolean, details jsonb NOT NULL
+-- Where Python scorers' results wait, per metric, until one INSERT writes them all: the
+-- session keeps it across transactions, so the scorers work with no transaction open.
+CREATE TEMP TABLE IF NOT EXISTS _pyscored (
+    metric text NOT NULL, response_id bigint NOT NULL, value double precision,
+    passed boolean, details jsonb NOT NULL
 )
 
+-- pyscore_clear --
+-- Forgets a metric's staged results (of an earlier attempt that failed).
+DELETE FROM _pyscored WHERE metric = %(metric)s
+
 -- pyscore_cases --
--- Every response of a run with its test case, for a Python scorer, in batches.
+-- The next %(limit)s responses of a run after response %(after)s, with their test cases,
+-- for a Python scorer: read by keyset, each batch in a transaction of its own.
 SELECT x.id, x.status = 'ok', p.input, p.expected, x.output, x.output_text, x.latency_ms,
        x.cost_usd::float8
 FROM evaltool.response x JOIN evaltool.prompt p ON p.id = x.prompt_id
-WHERE x.run_id = %(run_id)s
+WHERE x.run_id = %(run_id)s AND x.id > %(after)s
 ORDER BY x.id
+LIMIT %(limit)s
 
 -- pyscore_copy --
 -- Results of one batch.
-COPY _pyscore (response_id, value, passed, details) FROM STDIN
+COPY _pyscored (metric, response_id, value, passed, details) FROM STDIN
 
 -- pyscore_begin --
 -- A new scoring of the metric: the run's earlier scores of it move to score_history.
@@ -34,8 +41,8 @@ SELECT evaltool.begin_scoring(%(run_id)s, %(metric)s, %(scorer)s, %(version)s, %
                               %(judge_model)s, %(judge_snapshot)s, %(rubric_sha256)s)
 
 -- pyscore_write --
--- All results of a Python scorer, under its scoring; empties the stage.
-WITH staged AS (DELETE FROM _pyscore RETURNING *)
+-- All staged results of a metric, under its scoring; empties its stage.
+WITH staged AS (DELETE FROM _pyscored WHERE metric = %(metric)s RETURNING *)
 INSERT INTO evaltool.score (run_id, response_id, metric, value, passed, details, scorer,
                             scorer_version, scoring_id)
 SELECT g.run_id, x.response_id, %(metric)s, x.value, x.passed, x.details, %(scorer)s,
