@@ -91,22 +91,24 @@ def check_headers(headers: dict[str, str]) -> None:
             )
 
 
-def check_base_url(base_url: str) -> None:
-    """Refuse a base URL with credentials in its user part or its query string."""
+def check_base_url(base_url: str, option: str = "--base-url") -> None:
+    """Refuse a base (or proxy) URL with credentials in its user part or its query string."""
     try:
         parts = urlsplit(base_url)
         has_user = bool(parts.username or parts.password)
     except ValueError as exc:
-        raise EvaltoolError(f"--base-url is not a URL: {exc}") from None
+        raise EvaltoolError(f"{option} is not a URL: {exc}") from None
     if has_user:
-        raise EvaltoolError(
-            "--base-url must not hold credentials: adapters read API keys "
-            "from the environment (e.g. OPENAI_API_KEY)"
+        where = (
+            "a proxy that needs them is set in HTTPS_PROXY"
+            if option == "--proxy"
+            else "adapters read API keys from the environment (e.g. OPENAI_API_KEY)"
         )
+        raise EvaltoolError(f"{option} must not hold credentials: {where}")
     for name, _ in parse_qsl(parts.query, keep_blank_values=True):
         if secret_values.is_secret_query(name):
             raise EvaltoolError(
-                f"--base-url must not hold credentials (query parameter {name}): {_FROM_ENV}"
+                f"{option} must not hold credentials (query parameter {name}): {_FROM_ENV}"
             )
 
 
@@ -126,6 +128,8 @@ def add(
     is_reference: bool = False,
     description: str | None = None,
     exist_ok: bool = False,
+    proxy: str | None = None,
+    ca_bundle: str | None = None,
 ) -> bool:
     """Register a model (with its first parameters); returns whether it was created.
 
@@ -134,6 +138,8 @@ def add(
     """
     if base_url:
         check_base_url(base_url)
+    if proxy:
+        check_base_url(proxy, "--proxy")
     check_headers(headers or {})
     check_params(params or {}, "--param")
     if adapter == "python" and not re.fullmatch(r"[^:]+:[A-Za-z_]\w*", model_id or name):
@@ -166,6 +172,8 @@ def add(
                                     ("headers", headers),
                                     ("api_key_env", api_key_env),
                                     ("region", region),
+                                    ("proxy", proxy),
+                                    ("ca_bundle", ca_bundle),
                                 )
                                 if v
                             }
@@ -218,6 +226,46 @@ def set_price(
                 f"{name} already has a price from a later date; "
                 "--since must come after the last price change"
             ) from exc
+
+
+# The connection settings of a model's configuration, which `update` may change
+CONNECTION = ("base_url", "headers", "api_key_env", "region", "proxy", "ca_bundle")
+
+
+def update(
+    conn: psycopg.Connection,
+    name: str,
+    config: dict[str, Any],
+    *,
+    params: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Change how a model is reached (CONNECTION settings; None removes one), its
+    parameters from now on (kept in their history), or its description; the audit log
+    records the change. Later runs take the new configuration into their snapshot, and
+    `evaltool run --resume` uses it for the rest of a run. Returns the configuration."""
+    unknown = set(config) - set(CONNECTION)
+    assert not unknown, unknown
+    if config.get("base_url"):
+        check_base_url(config["base_url"])
+    if config.get("proxy"):
+        check_base_url(config["proxy"], "--proxy")
+    check_headers(config.get("headers") or {})
+    with conn.transaction():
+        row = conn.execute(
+            queries.get("model_update"),
+            {
+                "name": name,
+                "set": Jsonb({k: v for k, v in config.items() if v is not None}),
+                "unset": [k for k, v in config.items() if v is None],
+                "description": description,
+            },
+        ).fetchone()
+        if row is None:
+            raise EvaltoolError(f"no model named {name!r}: see evaltool models list")
+        if params:
+            set_params(conn, name, params)
+        return dict(row[0])
 
 
 def set_params(conn: psycopg.Connection, name: str, changes: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,8 @@ from evaltool.runs import RunTarget
 FLUSH_ROWS = 500  # results a flush writes at most...
 FLUSH_S = 0.5  # ...and how long a finished result waits at most
 POLL_S = 1.0  # between claims that found nothing
+# Identical systemic failures in a row, with no call succeeding in between, that stop a run
+SYSTEMIC_STOP = 3
 
 
 @dataclass
@@ -160,6 +162,7 @@ class Worker:
         self._stopping = False
         self._budgeted = False  # whether a --max-cost or a project budget limits the run
         self._after = (0, 0)  # the last (prompt id, sample) claimed: the next claim's start
+        self._streak: tuple[str, int] = ("", 0)  # the last systemic failure, and how often
         self._claim_ms: array[float] = array("d")
 
     def stop(self) -> None:
@@ -439,6 +442,7 @@ class Worker:
             except Exception as exc:  # an adapter bug must not stop the other calls
                 error = CallError(f"{type(exc).__name__}: {exc}")
             else:
+                self._streak = ("", 0)
                 latency_ms = (time.perf_counter() - t0) * 1000
                 if self._tpm:
                     used = (result.input_tokens or 0) + (result.output_tokens or 0)
@@ -447,6 +451,8 @@ class Worker:
                 return replace(row, request=request)
             if error.fatal:
                 raise _Fatal(str(error))
+            if error.systemic:
+                self._systemic(str(error))
             refused = wait_refused(error.retry_after) if error.retryable else None
             if refused or not error.retryable or attempts > self.options.max_retries:
                 latency_ms = (time.perf_counter() - t0) * 1000
@@ -454,6 +460,14 @@ class Worker:
                 row = _error_row(prompt_id, sample, message, latency_ms, attempts, started)
                 return replace(row, request=request)
             await asyncio.sleep(backoff(attempts, error.retry_after))
+
+    def _systemic(self, message: str) -> None:
+        """Count a failure every call would hit; SYSTEMIC_STOP identical ones in a row, with
+        no success between them, stop the run (no point in storing it for every case)."""
+        last, count = self._streak
+        self._streak = (message, count + 1 if message == last else 1)
+        if self._streak[1] >= SYSTEMIC_STOP:
+            raise _Fatal(f"{message} ({SYSTEMIC_STOP} calls in a row)")
 
     async def _flush(self) -> None:
         if not self._results:

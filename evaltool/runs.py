@@ -99,6 +99,16 @@ def create(
     return run_id
 
 
+def refresh_connection(conn: psycopg.Connection, run_id: int) -> tuple[dict[str, Any], bool]:
+    """The model's connection settings as they are now, taken into the run's snapshot for
+    a resume (its model id and parameters stay); and whether they changed."""
+    with conn.transaction():
+        row = conn.execute(queries.get("run_connection_refresh"), {"run_id": run_id}).fetchone()
+    if row is None:
+        raise EvaltoolError(f"no run {run_id}")
+    return dict(row[0]), bool(row[1])
+
+
 def set_max_cost(conn: psycopg.Connection, run_id: int, max_cost: float) -> None:
     """Set or raise the most a run may cost (to resume one its limit stopped)."""
     if (
@@ -147,6 +157,14 @@ def summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
         row = cur.execute(queries.get("run_summary"), {"run_id": run_id}).fetchone()
     assert row is not None
     return row
+
+
+def error_groups(conn: psycopg.Connection, run_id: int, limit: int = 3) -> list[dict[str, Any]]:
+    """The run's most frequent errors (first line) with how many responses have each."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            queries.get("run_error_groups"), {"run_id": run_id, "limit": limit}
+        ).fetchall()
 
 
 def git_revision() -> str | None:

@@ -38,7 +38,9 @@ class CallError(Exception):
     """A call that failed: stored as an error response unless `fatal`.
 
     `retryable` errors (rate limits, 5xx, timeouts, dropped connections) are tried again
-    with backoff, after `retry_after` seconds when the server said so.
+    with backoff, after `retry_after` seconds when the server said so. `systemic` ones
+    (the name does not resolve, nothing listens, the certificate is not trusted) will be
+    hit by every call alike: a few in a row stop the run rather than fill it with errors.
     """
 
     def __init__(
@@ -48,11 +50,13 @@ class CallError(Exception):
         retryable: bool = False,
         retry_after: float | None = None,
         fatal: bool = False,
+        systemic: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.fatal = fatal
+        self.systemic = systemic
 
     def redact(self, secrets: frozenset[str]) -> "CallError":
         """This error, its message with `secrets` (and key-shaped text) replaced by ***."""

@@ -2,6 +2,7 @@
 
 import json
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -62,6 +63,18 @@ def models_group() -> None:
 @click.option(
     "--region", type=types.NAME, help="AWS region (bedrock; default: the AWS configuration)."
 )
+@click.option(
+    "--proxy",
+    type=types.URL,
+    help="HTTP(S) proxy for this model's calls (else HTTPS_PROXY/HTTP_PROXY, NO_PROXY).",
+)
+@click.option(
+    "--ca-bundle",
+    type=types.TEXT,
+    metavar="PATH",
+    help="CA certificates to trust for this model's HTTPS (else SSL_CERT_FILE, "
+    "REQUESTS_CA_BUNDLE, the system's).",
+)
 @click.option("--version", "model_version", type=types.NAME, help="Version label.")
 @click.option(
     "--param",
@@ -85,6 +98,8 @@ def add(
     headers: tuple[str, ...],
     api_key_env: str | None,
     region: str | None,
+    proxy: str | None,
+    ca_bundle: str | None,
     model_version: str | None,
     params: tuple[str, ...],
     reference: bool,
@@ -127,8 +142,97 @@ def add(
             is_reference=reference,
             description=description,
             exist_ok=exist_ok,
+            proxy=proxy,
+            ca_bundle=ca_bundle,
         )
     click.echo(f"{'registered' if created else 'kept existing'} model {name} ({adapter})")
+
+
+@models_group.command()
+@click.argument("name", type=types.NAME)
+@click.option("--base-url", type=types.URL, help="New API base URL.")
+@click.option(
+    "--header",
+    "headers",
+    type=types.TEXT,
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra HTTP headers, replacing the model's (credentials only as ${VAR}).",
+)
+@click.option("--api-key-env", type=types.NAME, metavar="VAR", help="Variable with the API key.")
+@click.option("--region", type=types.NAME, help="AWS region (bedrock).")
+@click.option("--proxy", type=types.URL, help="HTTP(S) proxy for this model's calls.")
+@click.option("--ca-bundle", type=types.TEXT, metavar="PATH", help="CA certificates to trust.")
+@click.option(
+    "--unset",
+    type=click.Choice(models.CONNECTION),
+    multiple=True,
+    help="Remove a setting (repeatable), e.g. --unset proxy.",
+)
+@click.option(
+    "--param",
+    "params",
+    type=types.TEXT,
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a generation parameter from now on (kept in its history).",
+)
+@click.option("--description", type=types.TEXT, help="Free text.")
+@json_option
+def update(
+    name: str,
+    base_url: str | None,
+    headers: tuple[str, ...],
+    api_key_env: str | None,
+    region: str | None,
+    proxy: str | None,
+    ca_bundle: str | None,
+    unset: tuple[str, ...],
+    params: tuple[str, ...],
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Change how a model is reached, its parameters or its description.
+
+    The audit log records the change; runs created from now on take the new
+    configuration into their snapshot, and `evaltool run --resume RUN` finishes a run with
+    the model's connection settings as they are then (its model id and parameters stay
+    the run's): fix a wrong base URL, then resume.
+
+    \b
+    Example:
+        evaltool models update llama-local --base-url http://10.0.0.5:8000/v1
+        evaltool models update gpt-4o --proxy http://proxy.corp:3128 --ca-bundle corp-ca.pem
+        evaltool models update gpt-4o --param temperature=0.2 --unset proxy
+    """
+    given = {
+        "base_url": base_url,
+        "headers": models.parse_headers(headers) if headers else None,
+        "api_key_env": api_key_env,
+        "region": region,
+        "proxy": proxy,
+        "ca_bundle": ca_bundle,
+    }
+    config: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    both = sorted(set(config) & set(unset))
+    if both:
+        raise click.UsageError(f"--unset {both[0]} and a new value for it: give one")
+    config.update(dict.fromkeys(unset))
+    changes = models.parse_params(params, "--param")
+    if not config and not changes and description is None:
+        raise click.UsageError(
+            "nothing to change: give a setting, --unset, --param or --description"
+        )
+    with db.connect() as conn:
+        now = models.update(conn, name, config, params=changes, description=description)
+    if as_json:
+        echo_json({"model": name, "config": now})
+        return
+    shown = (
+        ", ".join(f"{k} {now[k]}" for k in models.CONNECTION if k in now and k != "headers")
+        or "defaults"
+    )
+    click.echo(f"updated model {name}: {shown}")
 
 
 @models_group.command(name="list")

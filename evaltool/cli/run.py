@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from evaltool import adapters, datasets, db, display, runner, runs, templates
+from evaltool import adapters, datasets, db, display, models, runner, runs, templates
 from evaltool.cli import types
 from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.errors import EvaltoolError
@@ -215,6 +215,10 @@ def run(
                 runs.requeue_errors(conn, run_id)
             if max_cost is not None:
                 runs.set_max_cost(conn, run_id, max_cost)
+            if resume is not None:
+                settings, changed = runs.refresh_connection(conn, run_id)
+                if not quiet:
+                    _echo_settings(run_id, settings, changed)
             target = runs.target(conn, run_id)
             adapter = _adapter(target, concurrency) if target.pending else None
         options.cache = runner.cache_mode(target, cache, cache_only)
@@ -227,10 +231,11 @@ def run(
             with TaskProgress(label, target.pending, enabled=not quiet) as progress:
                 outcome = runner.answer(db.database_url(), target, adapter, options, progress)
         summary = runs.summary(conn, run_id)
+        groups = runs.error_groups(conn, run_id) if summary["errors"] else []
     if as_json:
-        echo_json({**summary, "worker": asdict(outcome)})
+        echo_json({**summary, "error_groups": groups, "worker": asdict(outcome)})
     else:
-        _echo_summary(summary, outcome)
+        _echo_summary(summary, groups)
     if outcome.fatal:
         raise EvaltoolError(
             f"run {run_id} stopped: {outcome.fatal}. Fix it, then: evaltool run --resume {run_id}"
@@ -246,6 +251,20 @@ def run(
         ctx.exit(EXIT_INTERRUPTED)
 
 
+def _echo_settings(run_id: int, settings: dict[str, Any], changed: bool) -> None:
+    """Which connection settings a resume uses, on stderr."""
+    shown = ", ".join(
+        f"{k.replace('_', ' ')} {settings[k]}"
+        for k in models.CONNECTION
+        if k in settings and k != "headers"
+    )
+    when = "updated since the run began" if changed else "as when the run began"
+    click.echo(
+        f"run {run_id} resumes with the model's settings {when}: {shown or 'defaults'}",
+        err=True,
+    )
+
+
 def _adapter(target: RunTarget, concurrency: int) -> adapters.Adapter:
     return adapters.create(target.snapshot, target.params, concurrency)
 
@@ -259,7 +278,7 @@ def _prepared(target: RunTarget, as_json: bool) -> None:
     click.echo(f"start workers with: evaltool run --worker {target.id}")
 
 
-def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
+def _echo_summary(s: dict[str, Any], groups: list[dict[str, Any]]) -> None:
     template = f" with template {s['template']}" if s["template"] else ""
     click.echo(
         f"run {s['run_id']} {s['status']}: {s['model']} on "
@@ -281,5 +300,7 @@ def _echo_summary(s: dict[str, Any], outcome: Outcome) -> None:
         )
     if s["cached"]:
         click.echo(f"  {s['cached']:,} answered from the response cache (no call, no cost)")
-    for message in outcome.error_samples[:3]:
-        click.echo(f"  error: {message[:200]}")
+    for group in groups:  # identical errors once, with how many there are
+        count = group["responses"]
+        label = "error" if count == 1 else f"{count:,} errors"
+        click.echo(f"  {label}: {display.one_line(group['error'])[:200]}")

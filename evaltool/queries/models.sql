@@ -23,6 +23,15 @@ RETURNING id
 SELECT true FROM evaltool.model
 WHERE name = %(name)s AND adapter = %(adapter)s AND model_id = %(model_id)s
 
+-- model_update --
+-- Changes a model's connection settings (%(set)s added or replaced, %(unset)s removed)
+-- and description; returns its configuration.
+UPDATE evaltool.model
+SET config = (config || %(set)s) - %(unset)s::text[],
+    description = coalesce(%(description)s, description)
+WHERE name = %(name)s
+RETURNING config
+
 -- model_id_by_name --
 -- The id of a model by its registry name.
 SELECT id FROM evaltool.model WHERE name = %(name)s

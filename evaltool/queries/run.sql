@@ -333,3 +333,21 @@ RETURNING prompt_id, sample
 -- run_summary --
 -- The run's totals, from the run_summary view.
 SELECT * FROM evaltool.run_summary WHERE run_id = %(run_id)s
+
+-- run_error_groups --
+-- The run's errors grouped by their first line, most frequent first (run_error_summary).
+SELECT error, responses FROM evaltool.run_error_summary
+WHERE run_id = %(run_id)s
+ORDER BY responses DESC, error
+LIMIT %(limit)s
+
+-- run_connection_refresh --
+-- Before a resume: the run's snapshot takes the model's connection settings as they are
+-- now (a base URL fixed since, a proxy); its model id and parameters stay the run's.
+-- Returns the settings and whether they changed.
+WITH old AS (SELECT model_snapshot -> 'config' AS config FROM evaltool.run WHERE id = %(run_id)s)
+UPDATE evaltool.run r
+SET model_snapshot = jsonb_set(r.model_snapshot, '{config}', m.config)
+FROM evaltool.model m
+WHERE r.id = %(run_id)s AND m.id = r.model_id
+RETURNING m.config, (SELECT coalesce(config, '{}') FROM old) IS DISTINCT FROM m.config
