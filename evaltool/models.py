@@ -91,6 +91,9 @@ def check_headers(headers: dict[str, str]) -> None:
             )
 
 
+_ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
 def check_base_url(base_url: str, option: str = "--base-url") -> None:
     """Refuse a base (or proxy) URL with credentials in its user part or its query string."""
     try:
@@ -98,9 +101,14 @@ def check_base_url(base_url: str, option: str = "--base-url") -> None:
         has_user = bool(parts.username or parts.password)
     except ValueError as exc:
         raise EvaltoolError(f"{option} is not a URL: {exc}") from None
+    if option == "--proxy" and all(
+        part is None or _ENV_REF.fullmatch(part) for part in (parts.username, parts.password)
+    ):
+        has_user = False  # ${VAR} references, filled from the environment at call time
     if has_user:
         where = (
-            "a proxy that needs them is set in HTTPS_PROXY"
+            "write them as ${VAR} (http://${PROXY_USER}:${PROXY_PASSWORD}@host:port), "
+            "read from the environment"
             if option == "--proxy"
             else "adapters read API keys from the environment (e.g. OPENAI_API_KEY)"
         )

@@ -1,5 +1,5 @@
 """A real HTTP server on 127.0.0.1 speaking the OpenAI, Anthropic and Bedrock Converse wire
-formats.
+formats (over TLS when given a context), and a logging forward proxy.
 
 The test chooses each answer through the question (the last user turn): its first word
 picks a behaviour, so one dataset exercises everything in one run.
@@ -21,12 +21,17 @@ picks a behaviour, so one dataset exercises everything in one run.
     anything else: an answer, "ANSWER: <question>"
 """
 
+import http.client
 import json
+import select
+import socket
+import ssl
 import threading
 import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ModelServer:
@@ -34,7 +39,12 @@ class ModelServer:
     /model/ID/converse (Bedrock) in a thread."""
 
     def __init__(
-        self, *, delay: float = 0.0, api_key: str | None = None, hold_after: int | None = None
+        self,
+        *,
+        delay: float = 0.0,
+        api_key: str | None = None,
+        hold_after: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.delay = delay
         self.api_key = api_key  # when set, requests without it get 401
@@ -59,6 +69,11 @@ class ModelServer:
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls:  # the handshake happens in the request's thread, on its first read
+            self.httpd.socket = tls.wrap_socket(
+                self.httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.url = self.url.replace("http:", "https:", 1)
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> "ModelServer":
@@ -182,6 +197,86 @@ def _prefer(question: str) -> str:
     a, b = lines.get("A") == lines.get("reference"), lines.get("B") == lines.get("reference")
     winner = "A" if a and not b else "B" if b and not a else "tie"
     return json.dumps({"winner": winner, "reason": f"{winner} matches the reference"})
+
+
+class ForwardProxy:
+    """An HTTP forward proxy in a thread: tunnels CONNECT host:port (https) and forwards
+    absolute-URI requests (plain http), and logs each as (method, target, headers)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_CONNECT(self) -> None:
+                proxy._log(self)
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)))
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                _tunnel(self.connection, upstream)
+                self.close_connection = True
+
+            def do_POST(self) -> None:
+                proxy._log(self)
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if not k.lower().startswith("proxy-") and k.lower() != "connection"
+                }
+                upstream = http.client.HTTPConnection(target.hostname or "", target.port)
+                path = target.path + (f"?{target.query}" if target.query else "")
+                upstream.request("POST", path, body, headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                upstream.close()
+                self.send_response(answer.status, answer.reason)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ForwardProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def targets(self) -> list[str]:
+        """`METHOD target` of every request it was asked, in order."""
+        return [f"{method} {target}" for method, target, _ in self.requests]
+
+    def _log(self, h: BaseHTTPRequestHandler) -> None:
+        self.requests.append((h.command, h.path, {k.lower(): v for k, v in h.headers.items()}))
+
+
+def _tunnel(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    with upstream:
+        while True:
+            readable, _, _ = select.select([client, upstream], [], [], 30)
+            if not readable:
+                return
+            for source in readable:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (upstream if source is client else client).sendall(data)
 
 
 class _Server(ThreadingHTTPServer):

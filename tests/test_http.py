@@ -1,32 +1,265 @@
-"""evaltool's HTTP client against a raw asyncio server on 127.0.0.1: body framings,
-keep-alive, a connection the server closed meanwhile, and broken answers."""
+"""evaltool's HTTP (evaltool.adapters.transport, aiohttp) through the chat adapters, against
+real servers on 127.0.0.1: a logging forward proxy, a TLS server whose certificate comes from
+a private CA made here with openssl, and a raw asyncio server for redirects, compressed and
+broken answers. Nothing leaves the machine."""
 
 import asyncio
+import base64
 import contextlib
-from collections.abc import Callable
+import gzip
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import aiohttp
 import pytest
+from yarl import URL
 
-from evaltool import http
+from evaltool import adapters
+from evaltool.adapters import CallError, Result
 from evaltool.adapters.chat import retry_after
+from evaltool.adapters.transport import Client
+from evaltool.errors import EvaltoolError
+from tests.model_servers import ForwardProxy, ModelServer
 
-Answer = Callable[[int], bytes]
+ENVIRONMENT = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+]
+PATH = "/v1/chat/completions"
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_or_ca_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A private CA, a certificate it signed for 127.0.0.1, and another CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("pki")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ca_ext = ["-addext", "basicConstraints=critical,CA:TRUE",
+              "-addext", "keyUsage=critical,keyCertSign"]  # fmt: skip
+    for name in ("ca", "other-ca"):
+        openssl("req", "-x509", *key, "-keyout", f"{name}.key", "-out", f"{name}.pem",
+                "-days", "2", "-subj", f"/CN=evaltool test {name}", *ca_ext)  # fmt: skip
+    (folder / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+    )
+    openssl("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "server.ext",
+            "-out", "server.pem")  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "server.pem", folder / "server.key")
+    return SimpleNamespace(
+        ca=str(folder / "ca.pem"), other_ca=str(folder / "other-ca.pem"), context=context
+    )
+
+
+@pytest.fixture
+def tls_server(pki: SimpleNamespace) -> Iterator[ModelServer]:
+    with ModelServer(tls=pki.context) as server:
+        yield server
+
+
+def model(base_url: str, **config: Any) -> adapters.Adapter:
+    """The adapter of an OpenAI-compatible model at base_url."""
+    config = {"base_url": base_url, **config}
+    return adapters.create(
+        {"name": "m", "adapter": "openai", "model_id": "m", "config": config}, {}, 4
+    )
+
+
+def call(base_url: str, **config: Any) -> Result:
+    """One call of the model at base_url on "hello", its pool closed after."""
+
+    async def main() -> Result:
+        adapter = model(base_url, **config)
+        try:
+            return await adapter.call("hello")
+        finally:
+            await adapter.aclose()
+
+    return asyncio.run(main())
+
+
+def failure(base_url: str, **config: Any) -> CallError:
+    with pytest.raises(CallError) as caught:
+        call(base_url, **config)
+    return caught.value
+
+
+# -- proxies ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy"])
+def test_http_proxy_of_the_environment_forwards_the_call(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    with ModelServer() as server, ForwardProxy() as proxy:
+        monkeypatch.setenv(variable, proxy.url)
+        assert call(f"{server.url}/v1").output == "ANSWER: hello"
+    assert proxy.targets() == [f"POST {server.url}{PATH}"]
+    assert server.questions() == ["hello"]
+
+
+def test_https_proxy_of_the_environment_tunnels_the_call(
+    monkeypatch: pytest.MonkeyPatch, tls_server: ModelServer, pki: SimpleNamespace
+) -> None:
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # not for https
+        assert call(f"{tls_server.url}/v1", ca_bundle=pki.ca).output == "ANSWER: hello"
+    assert proxy.targets() == [f"CONNECT {URL(tls_server.url).authority}"]
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost, 127.0.0.1", "*"])
+def test_no_proxy_covering_the_host_goes_direct(
+    monkeypatch: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    with ModelServer() as server, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        assert call(f"{server.url}/v1").output == "ANSWER: hello"
+    assert proxy.requests == []
+    assert server.questions() == ["hello"]
+
+
+def test_the_models_proxy_wins_and_carries_its_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "*")  # the model's proxy is for every call of the model
+    monkeypatch.setenv("PROXY_PASSWORD", "pr0xy-pass")
+    with ModelServer() as server, ForwardProxy() as proxy:
+        auth = proxy.url.replace("//", "//alice:${PROXY_PASSWORD}@")
+        assert call(f"{server.url}/v1", proxy=auth).output == "ANSWER: hello"
+    assert proxy.targets() == [f"POST {server.url}{PATH}"]
+    basic = base64.b64encode(b"alice:pr0xy-pass").decode()
+    assert proxy.requests[0][2]["proxy-authorization"] == f"Basic {basic}"
+    assert "proxy-authorization" not in server.requests[0]["headers"]
+
+
+def test_a_proxy_not_running_is_named_without_its_password() -> None:
+    with ModelServer() as server:
+        error = failure(f"{server.url}/v1", proxy="http://alice:pr0xy-pass@127.0.0.1:9")
+    assert str(error) == (
+        "cannot connect to the proxy http://127.0.0.1:9 (the model's proxy): Connection "
+        "refused; is the proxy running? (NO_PROXY=127.0.0.1 goes without it)"
+    )
+    assert error.retryable and not error.fatal
+
+
+def test_the_proxys_password_is_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "alice:pr0xy-pass@127.0.0.1:9")  # no scheme: http
+    assert Client("http://127.0.0.1:9/v1", {}).secrets == {"pr0xy-pass"}
+
+
+def test_a_proxy_that_is_no_http_url_is_refused_before_any_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(EvaltoolError, match=r"^\$HTTP_PROXY 'socks5://127\.0\.0\.1:1080' is not"):
+        Client("http://127.0.0.1:9/v1", {})
+
+
+# -- TLS ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "ca_bundle"])
+def test_a_private_ca_is_trusted_once_named(
+    monkeypatch: pytest.MonkeyPatch, tls_server: ModelServer, pki: SimpleNamespace, where: str
+) -> None:
+    config = {}
+    if where == "ca_bundle":
+        config["ca_bundle"] = pki.ca
+    else:
+        monkeypatch.setenv(where, pki.ca)
+    assert call(f"{tls_server.url}/v1", **config).output == "ANSWER: hello"
+
+
+def test_an_unknown_ca_says_how_to_name_one(tls_server: ModelServer) -> None:
+    error = failure(f"{tls_server.url}/v1")
+    assert str(error) == (
+        f"certificate verify failed for {tls_server.url} (unable to get local issuer "
+        "certificate): set SSL_CERT_FILE or REQUESTS_CA_BUNDLE to your CA bundle (or the "
+        "model's ca_bundle)"
+    )
+    assert error.fatal
+
+
+def test_the_wrong_bundle_is_named(
+    monkeypatch: pytest.MonkeyPatch, tls_server: ModelServer, pki: SimpleNamespace
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", pki.ca)  # the model's ca_bundle goes first
+    error = failure(f"{tls_server.url}/v1", ca_bundle=pki.other_ca)
+    assert str(error) == (
+        f"certificate verify failed for {tls_server.url} (unable to get local issuer "
+        f"certificate; CA bundle {pki.other_ca} from the model's ca_bundle): set SSL_CERT_FILE "
+        "or REQUESTS_CA_BUNDLE to your CA bundle (or the model's ca_bundle)"
+    )
+
+
+def test_a_bundle_that_cannot_be_read_is_refused_before_any_call(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pem"
+    with pytest.raises(EvaltoolError) as caught:
+        call("https://127.0.0.1:9/v1", ca_bundle=str(missing))
+    assert str(caught.value) == (
+        f"the CA bundle {missing} (from the model's ca_bundle) cannot be read: "
+        "No such file or directory"
+    )
+
+
+def test_tls_to_a_plain_http_server() -> None:
+    with ModelServer() as server:
+        error = failure(server.url.replace("http:", "https:") + "/v1")
+    assert "TLS handshake with https://127.0.0.1:" in str(error)
+    assert str(error).endswith("for plain HTTP use http:// in --base-url")
+    assert error.fatal
+
+
+# -- a raw server: redirects, encodings, broken answers -----------------------------------------
+
+Answer = Callable[[int, str], bytes]  # (n-th request, the server's origin) -> the whole answer
 
 
 class Server:
-    """A server whose n-th request (counted over all connections) gets answer(n); `seen`
-    records which connection each request came on."""
+    """A raw HTTP/1.1 server whose n-th request (over all connections) gets answer(n, origin);
+    `requests` records each one's path, headers (lower case), body and connection number."""
 
     def __init__(self, answer: Answer, *, close_after: bool = False) -> None:
         self.answer = answer
         self.close_after = close_after
-        self.seen: list[int] = []
+        self.requests: list[dict[str, Any]] = []
         self.handlers: list[asyncio.Task[None]] = []
         self.url = ""
 
     async def __aenter__(self) -> "Server":
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -41,11 +274,13 @@ class Server:
         me = len(self.handlers)
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                self.seen.append(me)
-                writer.write(self.answer(len(self.seen)))
+                lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+                headers = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
+                body = await reader.readexactly(int(headers["content-length"]))
+                self.requests.append(
+                    {"path": lines[0].split()[1], "headers": headers, "body": body, "on": me}
+                )
+                writer.write(self.answer(len(self.requests), self.url))
                 await writer.drain()
                 if self.close_after:
                     break
@@ -56,67 +291,165 @@ class Server:
             await writer.wait_closed()
 
 
-def test_content_length_chunked_and_close_delimited_bodies() -> None:
-    answers = {
-        1: b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-        2: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Trailer: 1\r\n\r\n",
-        3: b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nRetry-After: 7\r\n\r\n",
-        4: b"HTTP/1.0 200 OK\r\n\r\nuntil close",
-    }
-
-    async def main() -> list[http.Response]:
-        async with Server(lambda n: answers[n]) as server:
-            client = http.Client(server.url, {"X-A": "1"})
-            got = [await client.post("/x", b"{}") for _ in range(4)]
-            await client.aclose()
-        assert server.seen == [1, 1, 1, 1]  # one keep-alive connection for all four
-        return got
-
-    got = asyncio.run(main())
-    assert [(r.status, r.body) for r in got] == [
-        (200, b"hello"),
-        (200, b"abcdefg"),
-        (503, b""),
-        (200, b"until close"),
-    ]
-    assert got[2].headers["retry-after"] == "7"
+def completion(text: str = "hi") -> bytes:
+    return json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
 
 
-def test_a_connection_closed_by_the_server_is_replaced() -> None:
-    async def main() -> list[int]:
-        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-        async with Server(lambda n: ok, close_after=True) as server:
-            client = http.Client(server.url)
-            for _ in range(3):
-                assert (await client.post("/x", b"{}")).body == b"ok"
-                await asyncio.sleep(0.05)  # the server's close reaches the idle connection
-            await client.aclose()
-        return server.seen
+def http_answer(status: str, body: bytes = b"", **headers: str) -> bytes:
+    head = "".join(f"{k.replace('_', '-')}: {v}\r\n" for k, v in headers.items())
+    return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode() + body
 
-    assert asyncio.run(main()) == [1, 2, 3]
+
+def served(answer: Answer, calls: int = 1, **server: Any) -> tuple[list[Any], Server]:
+    """Each of `calls` calls' result or CallError, and the server (with what it saw)."""
+
+    async def main() -> tuple[list[Any], Server]:
+        async with Server(answer, **server) as raw:
+            adapter = model(f"{raw.url}/v1")
+            got: list[Any] = []
+            for _ in range(calls):
+                try:
+                    got.append(await adapter.call("hello"))
+                except CallError as exc:
+                    got.append(exc)
+                await asyncio.sleep(0.05)  # a server's close reaches the idle connection
+            await adapter.aclose()
+        return got, raw
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "status, location",
+    [("307 Temporary Redirect", "/v2/chat/completions"),
+     ("308 Permanent Redirect", "{origin}/v2/chat/completions")],
+)  # fmt: skip
+def test_307_and_308_are_followed_with_the_same_body(status: str, location: str) -> None:
+    def answer(n: int, origin: str) -> bytes:
+        if n == 1:
+            return http_answer(status, Location=location.format(origin=origin))
+        return http_answer("200 OK", completion("moved"), Content_Type="application/json")
+
+    (result,), server = served(answer)
+    requests = server.requests
+    assert result.output == "moved"
+    assert [r["path"] for r in requests] == [PATH, "/v2/chat/completions"]
+    assert requests[0]["body"] == requests[1]["body"]
+    assert json.loads(requests[1]["body"])["messages"] == [{"role": "user", "content": "hello"}]
+
+
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "303 See Other"])
+def test_a_moved_post_is_not_sent_on_but_says_where_to(status: str) -> None:
+    def answer(n: int, origin: str) -> bytes:
+        moved = URL(origin).with_user("bob").with_password("s3cret-pw") / "v2/chat/completions"
+        return http_answer(status, Location=str(moved))
+
+    (error,), server = served(answer)
+    code, origin = status[:3], server.url
+    assert str(error) == (
+        f"HTTP {code}: {origin}{PATH} moved to {origin}/v2/chat/completions; a POST is not "
+        f"sent on after {code} (it would become a GET): use --base-url {origin}/v2"
+    )
+    assert error.fatal and len(server.requests) == 1
+
+
+def test_a_redirect_to_another_host_is_not_followed() -> None:
+    def answer(n: int, origin: str) -> bytes:
+        return http_answer("307 Temporary Redirect", Location=f"http://localhost:9{PATH}")
+
+    (error,), server = served(answer)
+    assert str(error) == (
+        f"HTTP 307: {server.url}{PATH} redirects to http://localhost:9/v1/chat/completions, on "
+        "another host or without TLS, where the model's credentials are not sent: use "
+        "--base-url http://localhost:9/v1 if that server is the right one"
+    )
+    assert error.fatal and len(server.requests) == 1
+
+
+def test_a_redirect_loop_stops() -> None:
+    (error,), server = served(lambda n, origin: http_answer("307 x", Location=PATH))
+    assert str(error) == (
+        f"more than 5 redirects from {server.url}{PATH}: check the model's --base-url"
+    )
+    assert len(server.requests) == 6
+
+
+@pytest.mark.parametrize("encoding, encode", [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_compressed_answers_are_decoded(encoding: str, encode: Callable[[bytes], bytes]) -> None:
+    def answer(n: int, origin: str) -> bytes:
+        return http_answer("200 OK", encode(completion("unzipped")), Content_Encoding=encoding)
+
+    (result,), server = served(answer)
+    assert result.output == "unzipped"
+    assert encoding in server.requests[0]["headers"]["accept-encoding"]
+
+
+def test_an_answer_that_does_not_decode_is_a_clear_error() -> None:
+    def answer(n: int, origin: str) -> bytes:
+        return http_answer("200 OK", b"\x1f\x8b\x08garbage\x00\xff", Content_Encoding="gzip")
+
+    (error,), server = served(answer)
+    assert str(error) == (
+        f"HTTP 200 from {server.url} says Content-Encoding: gzip, but its body does not "
+        "decode: the server, or a proxy on the way, is broken"
+    )
+    assert not error.retryable and not error.fatal
+
+
+def test_binary_is_never_shown() -> None:
+    body = b"\x00\x01\x1b[31mred\xff"
+    (error,), _ = served(lambda n, origin: http_answer("500 Oops", body))
+    assert str(error) == "HTTP 500: (11 bytes that are not text)"
+
+
+def test_one_pool_keeps_its_connections_and_replaces_closed_ones() -> None:
+    ok = http_answer("200 OK", completion())
+    _, kept = served(lambda n, origin: ok, calls=3)
+    assert [r["on"] for r in kept.requests] == [1, 1, 1]
+    results, closed = served(lambda n, origin: ok, calls=3, close_after=True)
+    assert [r.output for r in results] == ["hi", "hi", "hi"]
+    assert [r["on"] for r in closed.requests] == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP/1.x answer"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "failed"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed chunked"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", r"^http://127\.0\.0\.1:\d+ did not answer in HTTP: "),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+         r"^http://127\.0\.0\.1:\d+ closed the connection before the answer was complete$"),
     ],
-)
-def test_broken_answers_raise_httperror(answer: bytes, message: str) -> None:
-    async def main() -> None:
-        async with Server(lambda n: answer, close_after=True) as server:
-            with pytest.raises(http.HTTPError, match=message):
-                await http.Client(server.url).post("/x", b"{}")
+)  # fmt: skip
+def test_broken_answers_are_retryable(answer: bytes, message: str) -> None:
+    (error,), _ = served(lambda n, origin: answer, close_after=True)
+    assert isinstance(error, CallError)
+    assert error.retryable
+    with pytest.raises(CallError, match=message):
+        raise error
 
-    asyncio.run(main())
+
+# -- nobody there -------------------------------------------------------------------------------
 
 
 def test_nothing_listening() -> None:
-    with pytest.raises(http.HTTPError, match=r"cannot connect to 127\.0\.0\.1:9"):
-        asyncio.run(http.Client("http://127.0.0.1:9").post("/x", b""))
+    error = failure("http://127.0.0.1:9/v1")
+    assert str(error) == (
+        "cannot connect to http://127.0.0.1:9: Connection refused; is the server running "
+        "there? (the model's --base-url)"
+    )
+    assert error.retryable and not error.fatal
+
+
+@pytest.mark.parametrize("code, retryable", [(socket.EAI_NONAME, False), (socket.EAI_AGAIN, True)])
+def test_a_host_that_does_not_resolve(code: int, retryable: bool) -> None:
+    # The resolver's error as aiohttp raises it: a real lookup would need the network.
+    client = Client("http://nohost.invalid/v1", {})
+    exc = aiohttp.ClientConnectorDNSError(None, socket.gaierror(code, "Name or service not known"))  # type: ignore[arg-type]
+    error = client._failure(exc, URL("http://nohost.invalid/v1/chat/completions"), None)
+    assert str(error) == (
+        "cannot resolve host nohost.invalid (Name or service not known): check the host of "
+        "the model's --base-url, and the network"
+    )
+    assert (error.retryable, error.fatal) == (retryable, not retryable)
 
 
 def test_retry_after_forms() -> None:

@@ -86,3 +86,29 @@ def test_resume_uses_the_settings_fixed_since(
     assert "  3 errors: HTTP 400: context length exceeded\n" in resumed.stdout
     snapshot = conn.execute("SELECT model_snapshot -> 'config' FROM evaltool.run").fetchone()
     assert snapshot == ({"base_url": server.url},)
+
+
+def test_a_failure_every_call_hits_stops_the_run(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Nothing listens at the base URL: three refused calls in a row stop the run as
+    failed, exit 2, with the fix; not a completed run of 50 errors with exit 0."""
+    source = tmp_path / "qa.jsonl"
+    source.write_text("".join(json.dumps({"input": f"q{i}"}) + "\n" for i in range(50)))
+    assert run_cli("load", "prompts", str(source), "-d", "qa", "--quiet").exit_code == 0
+    wrong = "http://127.0.0.1:9/v1"
+    assert run_cli("models", "add", "m", "--adapter", "openai", "--base-url", wrong).exit_code == 0
+    result = run_cli("run", "m", "qa", "--concurrency", "4")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        "Error: run 1 stopped: cannot connect to http://127.0.0.1:9: "
+    ), result.stderr
+    assert "is the server running there? (the model's --base-url) (3 calls in a row). " in (
+        result.stderr
+    )
+    assert result.stderr.rstrip().endswith("Fix it, then: evaltool run --resume 1")
+    status, errors, queued = conn.execute(
+        """SELECT r.status, (SELECT count(*) FROM evaltool.response),
+                  (SELECT count(*) FROM evaltool.run_task) FROM evaltool.run r"""
+    ).fetchone()  # type: ignore[misc]
+    assert (status, errors, queued) == ("failed", 0, 50)

@@ -28,12 +28,13 @@ class AnthropicAdapter:
             raise EvaltoolError(f"${key_env} is not set: the Anthropic API needs a key")
         self.model = snapshot["model_id"]
         self.params = {"max_tokens": DEFAULT_MAX_TOKENS, **params}
+        self.client = chat.client(base_url, headers, config)
         self.secrets = secret_values.collect(
             secret_values.of_headers(headers),
             secret_values.of_env(key_env),
             secret_values.of_params(params),
+            self.client.secrets,
         )
-        self.client = chat.client(base_url, headers)
 
     async def call(self, input: Any) -> Result:
         """One message."""

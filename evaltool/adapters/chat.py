@@ -1,21 +1,28 @@
 """What the chat APIs share: turning test-case input into messages, and HTTP failures into
 CallErrors whose text never shows the adapter's secrets (redacted before it is cut short, so
-no prefix of a key survives the cut either)."""
+no prefix of a key survives the cut either). HTTP itself is evaltool.adapters.transport."""
 
 import json
+import re
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Any
 
-from evaltool import http
 from evaltool import secrets as secret_values
-from evaltool.adapters import CallError, expand_env
-from evaltool.errors import EvaltoolError
+from evaltool.adapters import CallError, expand_env, transport
 
 # 408 timeout, 409 conflict (OpenAI's "try again"), 429 rate limit, 5xx, 529 overloaded
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 # Every call fails alike: stop the run rather than store a wall of identical errors.
-FATAL_STATUS = {401: "API key rejected", 403: "access denied", 404: "no such model or URL"}
+FATAL_STATUS = {
+    401: "API key rejected",
+    403: "access denied",
+    404: "no such model or URL",
+    407: "the proxy wants credentials: put them in its URL, http://USER:PASSWORD@host:port",
+}
+# Control characters other than tab and line ends: binary, or escape codes for a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def messages(input: Any) -> list[dict[str, Any]]:
@@ -42,25 +49,31 @@ def headers(config: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def client(base_url: str, headers: dict[str, str]) -> http.Client:
-    """The HTTP client of a model's base URL; one that is not http(s) is the user's to fix."""
-    try:
-        return http.Client(base_url, headers)
-    except ValueError as exc:
-        raise EvaltoolError(f"the model's --base-url: {exc}") from None
+def client(base_url: str, headers: dict[str, str], config: dict[str, Any]) -> transport.Client:
+    """The HTTP client of a model: its base URL and headers, and the config's `proxy` (with
+    ${VAR} taken from the environment, so a proxy password stays out of the database) and
+    `ca_bundle` (see evaltool.adapters.transport). Raises EvaltoolError for what the user
+    has to fix first: a base URL or proxy that is not http(s), a CA bundle that cannot be
+    read."""
+    proxy = config.get("proxy")
+    return transport.Client(
+        base_url,
+        {"Content-Type": "application/json", **headers},  # fixed, not merged into each call
+        proxy=expand_env(str(proxy), "the model's proxy") if proxy else None,
+        ca_bundle=config.get("ca_bundle") or None,
+    )
 
 
 async def post_json(
-    client: http.Client, path: str, body: dict[str, Any], secrets: frozenset[str]
+    client: transport.Client, path: str, body: dict[str, Any], secrets: frozenset[str]
 ) -> dict[str, Any]:
     """POST a JSON body; the answer's JSON object, or a CallError that says what went wrong
     without showing `secrets`."""
     try:
-        response = await client.post(
-            path, json.dumps(body).encode(), {"Content-Type": "application/json"}
-        )
-    except http.HTTPError as exc:
-        raise CallError(secret_values.redact(str(exc), secrets), retryable=True) from exc
+        response = await client.post(path, json.dumps(body).encode())
+    except CallError as exc:
+        exc.redact(secrets)
+        raise
     if response.status != 200:
         detail = _error_detail(response.body, secrets)
         message = f"HTTP {response.status}" + (f": {detail}" if detail else "")
@@ -80,7 +93,7 @@ async def post_json(
     return answer
 
 
-def retry_after(headers: dict[str, str]) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from Retry-After (seconds or an HTTP date) or retry-after-ms."""
     if "retry-after-ms" in headers:
         try:
@@ -120,6 +133,12 @@ def _error_detail(body: bytes, secrets: frozenset[str]) -> str:
 
 
 def _snippet(body: bytes, secrets: frozenset[str]) -> str:
-    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        text = "\0"
+    if _CONTROL.search(text):
+        return f"({len(body):,} bytes that are not text)"  # never binary on a terminal
+    text = text.strip().replace("\n", " ")
     text = secret_values.redact(text, secrets)
     return text[:200] + ("…" if len(text) > 200 else "") if text else "(empty body)"

@@ -29,12 +29,13 @@ class OpenAIAdapter:
             raise EvaltoolError(f"${key_env} is not set: the OpenAI API needs a key")
         self.model = snapshot["model_id"]
         self.params = params
+        self.client = chat.client(base_url, headers, config)
         self.secrets = secret_values.collect(
             secret_values.of_headers(headers),
             secret_values.of_env(key_env),
             secret_values.of_params(params),
+            self.client.secrets,
         )
-        self.client = chat.client(base_url, headers)
 
     async def call(self, input: Any) -> Result:
         """One chat completion."""
