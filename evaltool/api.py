@@ -292,21 +292,25 @@ class Evaltool:
             raise KeyboardInterrupt(f"run {run_id} interrupted: evaltool run --resume {run_id}")
         made = Run(run_id, self)
         if metrics:
-            self.score(made, metrics)
+            self.score(made, metrics, progress=progress)
         return made
 
     @_unit
     def score(
-        self, run: Run | int, metrics: Sequence[str], *, reference: Run | int | None = None
+        self,
+        run: Run | int,
+        metrics: Sequence[str],
+        *,
+        reference: Run | int | None = None,
+        progress: bool = False,
     ) -> Rows:
         """Score a run with metrics (SCORER[:ARG] or NAME=SCORER[:ARG]), against the
         expected answers or, with `reference`, another run's outputs; one summary row per
-        metric."""
+        metric. With `progress`, progress shows on stderr."""
         specs = [scoring.parse_metric(m) for m in metrics]
         run_id = _run_id(run)
-        if reference is None:
-            return scoring.score_run(self.conn, run_id, specs)
-        return scoring.score_run(self.conn, run_id, specs, reference=_run_id(reference))
+        ref = None if reference is None else _run_id(reference)
+        return scoring.score_run(self.conn, run_id, specs, reference=ref, progress=progress)
 
     @_unit
     def compare(

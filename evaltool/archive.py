@@ -9,7 +9,7 @@ leaderboards and trends still show them. Loading the file back restores every ro
 its id, creating the dropped partitions again.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from evaltool.files import written_whole
 from evaltool.load import LoadSummary, insert_or_explain, load_rows
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress, Stage
+from evaltool.progress import enter_phase
 
 TABLES = ("score", "score_history", "response")  # referencing tables first
 
@@ -50,13 +51,21 @@ def runs_before(conn: psycopg.Connection, before: datetime) -> list[int]:
     return [row[0] for row in conn.execute(queries.get("archive_runs"), {"before": before})]
 
 
+def responses(conn: psycopg.Connection, runs: list[int]) -> int:
+    """How many responses of the runs `archive` writes, for progress."""
+    row = conn.execute(queries.get("archive_count"), {"runs": runs}).fetchone()
+    return row[0] if row else 0
+
+
 def archive(
     conn: psycopg.Connection,
     runs: list[int],
     path: Path,
-    progress: Progress = lambda rows, nbytes: None,
+    progress: Callable[[int, int], None] = lambda done, errors: None,
 ) -> Archived:
-    """Write the runs' rows to `path`, then remove them from the database (see module)."""
+    """Write the runs' rows to `path`, then remove them from the database (see module).
+    `progress(responses, 0)` counts the responses written, as a TaskProgress does; it is
+    then told of the phase "removing rows"."""
     written = 0
     with conn.transaction():
         with (
@@ -69,7 +78,8 @@ def archive(
                 out.write(line)
                 out.write("\n")
                 written += 1
-                progress(1, len(line) + 1)
+                progress(1, 0)
+        enter_phase(progress, "removing rows")
         conn.execute(queries.get("archive_remember"), {"runs": runs, "file": str(path)})
         conn.execute(queries.get("archive_preferences_delete"), {"runs": runs})
         dropped = [(int(a), int(b)) for a, b in conn.execute(queries.get("archive_ranges"))]

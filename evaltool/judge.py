@@ -17,7 +17,7 @@ from typing import Any
 from evaltool import adapters, db
 from evaltool.calls import as_text, ask, gather_or_cancel, judge_model, rubric
 from evaltool.errors import EvaltoolError
-from evaltool.pyscorers import Case
+from evaltool.pyscorers import Case, scored
 
 CONCURRENCY = 8
 PASS_AT = 0.7  # share of the scale a score needs to pass when the judge says no verdict
@@ -102,6 +102,7 @@ def prepare(arg: str | None) -> Callable[[list[Case], str | None], Awaitable[lis
             )
             async with gate:
                 reply = await ask(adapter, prompt, "llm_judge")
+            scored()  # one call a case: the progress display moves case by case
             verdict = parse_verdict(reply)
             if verdict is None:
                 return None

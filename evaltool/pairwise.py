@@ -12,7 +12,7 @@ pairs the judge already judged are never sent again.
 import asyncio
 import json
 import re
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -175,7 +175,8 @@ def judge_runs(
     concurrency: int = 8,
     progress: Callable[[int, int], None] = lambda ok, errors: None,
 ) -> JudgeSummary:
-    """Have model `judge` judge the responses of run_a (as A) against run_b (as B)."""
+    """Have model `judge` judge the responses of run_a (as A) against run_b (as B).
+    `progress(judged, no_verdict)` counts the pairs as the judge answers."""
     template = rubric(rubric_path, DEFAULT_RUBRIC, WHO)
     snapshot, params = judge_model(conn, judge, WHO)
     summary = JudgeSummary(run_a, run_b, judge, *count_pairs(conn, run_a, run_b, judge))
@@ -214,6 +215,11 @@ def judge_runs(
         details["consistent"] = len(set(sides)) == 1
         return _Verdict(sides[0] if details["consistent"] else "tie", reasons[0], details)
 
+    async def counted(judging: Awaitable[_Verdict | None]) -> _Verdict | None:
+        found = await judging
+        progress(int(found is not None), int(found is None))
+        return found
+
     async def work() -> None:
         adapter = adapters.create(snapshot, params, concurrency)
         gate = asyncio.Semaphore(concurrency)
@@ -230,9 +236,10 @@ def judge_runs(
                     break
                 pairs = [_Pair(r[0], r[1], r[2], r[3], _output(r[4], r[5]), r[6],
                                _output(r[7], r[8])) for r in rows]  # fmt: skip
-                results = await gather_or_cancel([verdict(adapter, gate, p) for p in pairs])
+                results = await gather_or_cancel(
+                    [counted(verdict(adapter, gate, p)) for p in pairs]
+                )
                 _write(conn, judge, pairs, results, summary)
-                progress(len(pairs), 0)
                 after = pairs[-1].prompt_id
                 left = None if left is None else left - len(pairs)
         except EvaltoolError as exc:

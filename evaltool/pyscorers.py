@@ -18,7 +18,9 @@ at the end, as a new scoring (the earlier scores of the metric move to score_his
 the caller's transaction. Error
 responses fail every metric without reaching the scorer, as in SQL. A prepared scorer
 with an attribute `judge` ({"model", "snapshot", "rubric_sha256"}) records its judge
-with the scoring.
+with the scoring. A scorer that takes long over each case (a model call each, as
+llm_judge makes) may call `scored()` as each case is done, so that the progress display
+moves within a batch.
 """
 
 import asyncio
@@ -26,6 +28,7 @@ import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any
@@ -38,6 +41,9 @@ from evaltool.errors import EvaltoolError
 
 GROUP = "evaltool.scorers"
 BATCH = 500
+
+# counts cases of the batch in hand as scored (see `scored`) while a scorer works on it
+_counting: ContextVar[Callable[[int], None]] = ContextVar("evaltool_pyscorers_counting")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +111,26 @@ def _scorer(function: Callable[..., Any], label: str, arg: str | None) -> Python
     return PythonScorer(function, label, str(getattr(function, "version", "1")), arg)
 
 
+def responses(conn: psycopg.Connection, run_id: int) -> int:
+    """How many responses of the run compute() goes through, for progress."""
+    row = conn.execute(queries.get("pyscore_count"), {"run_id": run_id}).fetchone()
+    return row[0] if row else 0
+
+
+def scored(cases: int = 1) -> None:
+    """Count `cases` of the batch in hand as scored, for the progress display; the rest of
+    the batch counts when the scorer returns. Does nothing outside compute()."""
+    count = _counting.get(None)
+    if count is not None:
+        count(cases)
+
+
 def compute(
-    conn: psycopg.Connection, run_id: int, scorer: PythonScorer, metric: str
+    conn: psycopg.Connection,
+    run_id: int,
+    scorer: PythonScorer,
+    metric: str,
+    progress: Callable[[int, int], None] = lambda ok, errors: None,
 ) -> PythonScorer:
     """Apply a Python scorer to every response of the run, staging its results in the
     session; returns the scorer as prepared (write() records its judge).
@@ -114,7 +138,8 @@ def compute(
     No transaction stays open while the scorer works (a model as judge takes minutes, and
     a session idle in a transaction holds back vacuum): each batch is read, and its
     results staged, in a short transaction of its own. Nothing reaches the score table
-    until write()."""
+    until write(). `progress(scored, errors)` counts the responses as they are scored,
+    error responses as errors."""
     conn.commit()
     conn.execute(queries.get("pyscore_stage"))
     conn.execute(queries.get("pyscore_clear"), {"metric": metric})
@@ -136,7 +161,8 @@ def compute(
             (r[0], None, False, Jsonb({"error": "the call failed"})) for r in rows if not r[1]
         ]
         cases = [Case(r[0], *r[2:]) for r in rows if r[1]]
-        results = _call(scorer, cases) if cases else []
+        results = _call_counting(scorer, cases, progress) if cases else []
+        progress(0, len(failed))
         staged = failed + [
             row for case, result in zip(cases, results, strict=True)
             if (row := _row(scorer, case, result)) is not None
@@ -183,6 +209,29 @@ def _own_failures(scorer: PythonScorer) -> Iterator[None]:
 def _prepared(scorer: PythonScorer, prepare: Callable[..., Any]) -> Callable[..., Any]:
     with _own_failures(scorer):
         return prepare(scorer.arg)
+
+
+def _call_counting(
+    scorer: PythonScorer, cases: list[Case], progress: Callable[[int, int], None]
+) -> list[Any]:
+    """_call, counting each case the scorer says is scored (`scored`) as it goes, and the
+    others once it returns."""
+    counted = 0
+
+    def count(cases_done: int) -> None:
+        nonlocal counted
+        cases_done = min(cases_done, len(cases) - counted)
+        if cases_done > 0:
+            counted += cases_done
+            progress(cases_done, 0)
+
+    token = _counting.set(count)
+    try:
+        results = _call(scorer, cases)
+    finally:
+        _counting.reset(token)
+    count(len(cases))
+    return results
 
 
 def _call(scorer: PythonScorer, cases: list[Case]) -> list[Any]:

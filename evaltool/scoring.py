@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 
 from evaltool import pyscorers, queries, runs
 from evaltool.errors import EvaltoolError
+from evaltool.progress import Step, TaskProgress
 
 # NAME of NAME=SCORER[:ARG]: no colon, so that `regex:a=b` stays scorer regex with arg a=b
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -85,6 +86,8 @@ def score_run(
     run_id: int,
     specs: list[MetricSpec],
     reference: int | None = None,
+    *,
+    progress: bool = False,
 ) -> list[dict]:
     """Score every response of the run with each metric, all in one transaction.
 
@@ -95,7 +98,9 @@ def score_run(
     scores against the expected answers.
 
     Returns one summary row per metric (n, passed, pass rate and mean with intervals) plus
-    `written`, the scores written by this call.
+    `written`, the scores written by this call. With `progress`, each metric shows its
+    progress on stderr (evaltool.progress): a Python scorer's over the responses, a SQL
+    scorer's statement as a phase.
     """
     runs.refuse_archived(conn, [run_id] if reference is None else [run_id, reference], "score")
     python = [pyscorers.resolve(spec.scorer, spec.arg) for spec in specs]
@@ -115,15 +120,23 @@ def score_run(
         raise EvaltoolError(f"--metric {', '.join(twice)} is given twice: one scorer per metric")
     # Python scorers work first, with no transaction open; then every metric is written
     # in one transaction
-    prepared = [
-        pyscorers.compute(conn, run_id, scorer, spec.metric) if scorer is not None else None
-        for spec, scorer in zip(specs, python, strict=True)
-    ]
+    prepared: list[pyscorers.PythonScorer | None] = []
+    for spec, scorer in zip(specs, python, strict=True):
+        if scorer is None:
+            prepared.append(None)
+            continue
+        total = pyscorers.responses(conn, run_id) if progress else 0
+        with TaskProgress(
+            f"scoring {spec.metric}", total, enabled=progress, unit="responses"
+        ) as shown:
+            prepared.append(pyscorers.compute(conn, run_id, scorer, spec.metric, shown))
     written: dict[str, int] = {}
     with conn.transaction():
         for spec, scorer in zip(specs, prepared, strict=True):
+            label = f"scoring {spec.metric}"
             if scorer is not None:
-                written[spec.metric] = pyscorers.write(conn, run_id, scorer, spec.metric)
+                with Step(label, "writing scores", enabled=progress):
+                    written[spec.metric] = pyscorers.write(conn, run_id, scorer, spec.metric)
                 continue
             params = {
                 "run_id": run_id,
@@ -132,7 +145,8 @@ def score_run(
                 "metric": spec.metric,
                 "reference": reference,
             }
-            row = conn.execute(queries.get("score_sql"), params).fetchone()
+            with Step(label, "in the database", enabled=progress):
+                row = conn.execute(queries.get("score_sql"), params).fetchone()
             written[spec.metric] = row[0] if row else 0
     return _summaries(conn, run_id, written)
 

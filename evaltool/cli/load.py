@@ -100,7 +100,9 @@ def _execute(
     label: str, sources: list[Source], options: LoadOptions, loader: Callable[..., LoadSummary]
 ) -> None:
     """Run a loader with progress on a connection, then print its summary."""
-    sized = all(s.path is not None and not s.name.endswith(".gz") for s in sources)
+    # a share of the bytes only where the bytes counted are the files' (not gzip's, nor
+    # those of the JSON that CSV rows and JSON documents become)
+    sized = all(s.path is not None and s.name.endswith(".jsonl") for s in sources)
     total = sum(s.size or 0 for s in sources) if sized else None
     with (
         Progress(f"loading {label}", total, enabled=not options.quiet) as progress,

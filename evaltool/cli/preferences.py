@@ -88,7 +88,7 @@ def judge(
         a, b, (shared, with_error, judged) = _two_runs(conn, run_a, run_b, judge)
         todo = shared - with_error - judged
         total = todo if limit is None else min(limit, todo)
-        with TaskProgress("judging", total, enabled=not quiet) as progress:
+        with TaskProgress("judging", total, enabled=not quiet, unit="pairs") as progress:
             summary = pairwise.judge_runs(
                 conn,
                 a,

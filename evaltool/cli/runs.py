@@ -9,8 +9,9 @@ import psycopg
 
 from evaltool import db, display, runexport, runfilter, runs
 from evaltool.cli import types
-from evaltool.cli.output import echo_json, echo_table, json_option, output_option
+from evaltool.cli.output import echo_json, echo_table, json_option, output_option, quiet_option
 from evaltool.errors import EvaltoolError
+from evaltool.progress import TaskProgress
 from evaltool.runfilter import RunFilter
 
 _limit_option = click.option(
@@ -323,9 +324,10 @@ def delete(run_refs: tuple[str, ...], yes: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Only list the runs it would archive.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@quiet_option
 @json_option
 def archive_runs(
-    before: datetime, path: Path | None, dry_run: bool, yes: bool, as_json: bool
+    before: datetime, path: Path | None, dry_run: bool, yes: bool, quiet: bool, as_json: bool
 ) -> None:
     """Move old runs' responses and scores to a file, keeping the runs' summaries.
 
@@ -359,7 +361,10 @@ def archive_runs(
                 f"Archive {len(ids)} run(s) ({_ids(ids)}) to {target} and remove their rows?",
                 abort=True,
             )
-        done = archive.archive(conn, ids, target)
+        total = archive.responses(conn, ids)
+        label = f"archiving {len(ids)} run(s)"
+        with TaskProgress(label, total, enabled=not quiet, unit="responses") as progress:
+            done = archive.archive(conn, ids, target, progress)
     if as_json:
         echo_json(done.as_dict())
     else:

@@ -3,7 +3,7 @@
 import click
 
 from evaltool import db, runs, scoring
-from evaltool.cli.output import echo_json, echo_table, json_option
+from evaltool.cli.output import echo_json, echo_table, json_option, quiet_option
 
 
 @click.command(name="score")
@@ -31,12 +31,14 @@ from evaltool.cli.output import echo_json, echo_table, json_option
     "same dataset (id, or model name for its latest completed run). Metrics are stored as "
     "SCORER[:ARG]@MODEL unless named.",
 )
+@quiet_option
 @json_option
 def score(
     run_ref: str,
     metrics: tuple[str, ...],
     partial: bool,
     reference_ref: str | None,
+    quiet: bool,
     as_json: bool,
 ) -> None:
     """Score every response of RUN, one score per response and metric.
@@ -98,7 +100,7 @@ def score(
         run_id = runs.resolve(conn, run_ref)
         reference = runs.resolve(conn, reference_ref) if reference_ref is not None else None
         note = scoring.unfinished(conn, run_id, partial)
-        rows = scoring.score_run(conn, run_id, specs, reference=reference)
+        rows = scoring.score_run(conn, run_id, specs, reference=reference, progress=not quiet)
     if note:
         click.echo(note, err=True)
     if as_json:

@@ -29,6 +29,7 @@ from evaltool.load.records import Records, dumps
 from evaltool.load.results import load_responses, load_scores
 from evaltool.load.sources import Source
 from evaltool.load.stage import Progress, Record
+from evaltool.progress import enter_phase
 
 
 class Spool:
@@ -185,6 +186,7 @@ def import_files(
     """Read the files with `read`, then load what it found in one transaction."""
     batch = Batch(tool, model=model)
     try:
+        enter_phase(progress, "reading files")
         read(sources, batch)
         with conn.transaction():
             return _load(conn, batch, sources, dataset, project, progress)

@@ -20,6 +20,7 @@ from evaltool import queries
 from evaltool.files import written_whole
 from evaltool.load.sources import InputError, Source
 from evaltool.load.stage import Progress, Reject, Stage
+from evaltool.progress import enter_phase
 
 if TYPE_CHECKING:
     from evaltool.load.records import Records
@@ -127,6 +128,8 @@ def load_rows(
     names the query of the row view's bad lines, `set_aside` finds more lines to reject
     under skip_invalid, and `insert` may be a function of the stage and the parameters.
     `records`, where given, reads the inputs in Python instead of the COPY fast path.
+    Once the inputs are staged, `progress` is told of the phases "checking" and
+    "inserting", which count nothing (see evaltool.progress).
     """
     start = time.monotonic()
     stage = Stage(conn)
@@ -134,6 +137,7 @@ def load_rows(
         stage_files(stage, sources, records, progress, skip_invalid=skip_invalid)
     else:
         stage_inputs(stage)
+    enter_phase(progress, "checking")
     firsts, names = zip(*stage.sources(), strict=True)
     conn.execute(
         queries.get("context_create"),
@@ -159,6 +163,7 @@ def load_rows(
         if set_aside is not None:
             rejects.extend(set_aside(stage))
     params = {**params, "skip_invalid": skip_invalid}
+    enter_phase(progress, "inserting")
     if isinstance(insert, str):
         inserted = insert_or_explain(conn, stage, queries.get(insert), params)
     else:

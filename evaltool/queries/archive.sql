@@ -7,6 +7,10 @@ WHERE r.created_at < %(before)s AND r.status IN ('completed', 'failed', 'interru
   AND NOT EXISTS (SELECT FROM evaltool.run_archived a WHERE a.run_id = r.id)
 ORDER BY r.id
 
+-- archive_count --
+-- How many lines archive_lines writes for the runs %(runs)s: one per response.
+SELECT count(*) FROM evaltool.response x WHERE x.run_id = ANY (%(runs)s::bigint[])
+
 -- archive_lines --
 -- One line per response of the runs: the response, its scores, its score history and the
 -- preferences that name it (a preference between two archived responses goes with A's),

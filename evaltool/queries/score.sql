@@ -31,6 +31,10 @@ WHERE x.run_id = %(run_id)s AND x.id > %(after)s
 ORDER BY x.id
 LIMIT %(limit)s
 
+-- pyscore_count --
+-- How many responses pyscore_cases reads, for the progress display.
+SELECT count(*) FROM evaltool.response x WHERE x.run_id = %(run_id)s
+
 -- pyscore_copy --
 -- Results of one batch.
 COPY _pyscored (metric, response_id, value, passed, details) FROM STDIN
