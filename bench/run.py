@@ -10,8 +10,9 @@ keep-alive) that answers every chat completion after a fixed delay. Then measure
   evaltool  `evaltool run` (its own process, as users start it) over a dataset of as many
             test cases, storing every response with tokens, latency and cost
 
-and prints both rates and their ratio. The bound is concurrency / delay (3,200/s for 64 at
-20 ms). Nothing is asserted here.
+and prints both rates and their ratio, and how long the worker's claims took over the first
+and the last 1% of the run (a queue that slows down as it drains shows there). The bound is
+concurrency / delay (3,200/s for 64 at 20 ms). Nothing is asserted here.
 """
 
 import argparse
@@ -215,6 +216,13 @@ def main() -> None:
     )
     print("(process: from starting `evaltool run` to its exit; run only: the run's "
           "started_at to finished_at, without interpreter start-up and run creation)")  # fmt: skip
+    worker = summary["worker"]
+    if worker.get("claim_ms_first") is not None:
+        first, last = worker["claim_ms_first"], worker["claim_ms_last"]
+        print(
+            f"\nclaims: median {first:.2f} ms over the first 1%, {last:.2f} ms over the last 1% "
+            f"({last / first:.2f} x; target: within 1.5 x)"
+        )
 
 
 if __name__ == "__main__":

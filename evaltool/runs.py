@@ -14,6 +14,10 @@ from evaltool.errors import BudgetExceeded, EvaltoolError
 from evaltool.runfilter import RunFilter
 
 
+# A run of this many queued samples or more has the queue's statistics refreshed
+ANALYZE_QUEUED = 10_000
+
+
 @dataclass(frozen=True)
 class RunTarget:
     """A run as a worker needs it."""
@@ -96,6 +100,8 @@ def create(
         ).rowcount
         if queued == 0:
             raise EvaltoolError(f"dataset {dataset} has no test cases to run")
+        if queued >= ANALYZE_QUEUED:
+            conn.execute(queries.get("run_queue_analyze"))
     return run_id
 
 
