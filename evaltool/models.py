@@ -20,8 +20,12 @@ from evaltool import secrets as secret_values
 from evaltool.datasets import ensure_row
 from evaltool.errors import EvaltoolError
 
-ADAPTERS = ["openai", "anthropic", "bedrock", "python", "command"]
+ADAPTERS = ["openai", "azure", "anthropic", "bedrock", "python", "command"]
 _LOCAL_ADAPTERS = {"python", "command"}
+# The adapters that can stream an answer and time its first token (config key `stream`)
+STREAMING = ("openai", "azure", "anthropic")
+# Azure OpenAI's api-version: a date, with -preview for a preview, or a word such as v1
+_API_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,39}")
 _FROM_ENV = (
     "secrets come from the environment only, e.g. the API key from $OPENAI_API_KEY "
     "or the variable that --api-key-env names"
@@ -138,6 +142,8 @@ def add(
     exist_ok: bool = False,
     proxy: str | None = None,
     ca_bundle: str | None = None,
+    api_version: str | None = None,
+    stream: bool = False,
 ) -> bool:
     """Register a model (with its first parameters); returns whether it was created.
 
@@ -146,6 +152,12 @@ def add(
     """
     if base_url:
         check_base_url(base_url)
+    if adapter == "azure" and not base_url:
+        raise EvaltoolError(
+            "an azure model needs --base-url, its resource's endpoint "
+            "(https://RESOURCE.openai.azure.com), and --model-id, the deployment's name"
+        )
+    check_adapter_settings(adapter, {"api_version": api_version, "stream": stream})
     if proxy:
         check_base_url(proxy, "--proxy")
     check_headers(headers or {})
@@ -182,6 +194,8 @@ def add(
                                     ("region", region),
                                     ("proxy", proxy),
                                     ("ca_bundle", ca_bundle),
+                                    ("api_version", api_version),
+                                    ("stream", stream),
                                 )
                                 if v
                             }
@@ -237,7 +251,30 @@ def set_price(
 
 
 # The connection settings of a model's configuration, which `update` may change
-CONNECTION = ("base_url", "headers", "api_key_env", "region", "proxy", "ca_bundle")
+CONNECTION = (
+    "base_url",
+    "headers",
+    "api_key_env",
+    "region",
+    "proxy",
+    "ca_bundle",
+    "api_version",
+    "stream",
+)
+
+
+def check_adapter_settings(adapter: str, config: dict[str, Any]) -> None:
+    """Refuse settings the model's adapter has no use for: an api_version but for azure,
+    stream but for the adapters in STREAMING."""
+    version = config.get("api_version")
+    if version and adapter != "azure":
+        raise EvaltoolError(f"--api-version is for azure models, not {adapter}")
+    if version and not _API_VERSION.fullmatch(version):
+        raise EvaltoolError(f"--api-version {version!r}: expected e.g. 2024-10-21")
+    if config.get("stream") and adapter not in STREAMING:
+        raise EvaltoolError(
+            f"--stream is for {', '.join(STREAMING[:-1])} and {STREAMING[-1]} models, not {adapter}"
+        )
 
 
 def update(
@@ -260,6 +297,11 @@ def update(
         check_base_url(config["proxy"], "--proxy")
     check_headers(config.get("headers") or {})
     with conn.transaction():
+        if config.get("api_version") or config.get("stream"):
+            current = summary(conn, name)
+            if current is None:
+                raise EvaltoolError(f"no model named {name!r}: see evaltool models list")
+            check_adapter_settings(current["adapter"], config)
         row = conn.execute(
             queries.get("model_update"),
             {

@@ -102,6 +102,7 @@ class Response:
     metadata: str  # JSON text
     started_at: datetime
     request: str | None = None  # JSON text of the rendered messages; None: the input as is
+    first_token_ms: float | None = None  # of a streamed answer
 
     def values(self) -> tuple[Any, ...]:
         """The field values, in the order of response_columns()."""
@@ -524,7 +525,16 @@ def _ok_row(
         attempts=attempts,
         metadata=metadata,
         started_at=started,
+        first_token_ms=_first_token_ms(result.first_token_ms, latency_ms),
     )
+
+
+def _first_token_ms(value: Any, latency_ms: float) -> float | None:
+    """A streamed answer's time to first token as stored: a number from 0 to the call's
+    latency (a Python model's Result may say anything), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        return None
+    return min(float(value), latency_ms)
 
 
 def _error_row(

@@ -13,7 +13,6 @@ from evaltool import datasets, queries, templates
 from evaltool.errors import BudgetExceeded, EvaltoolError
 from evaltool.runfilter import RunFilter
 
-
 # A run of this many queued samples or more has the queue's statistics refreshed
 ANALYZE_QUEUED = 10_000
 

@@ -309,7 +309,7 @@ class Price(_Model):
 
 
 # evaltool.models.ADAPTERS, spelt out for the schema (a test keeps them equal)
-Adapter = Literal["openai", "anthropic", "bedrock", "python", "command"]
+Adapter = Literal["openai", "azure", "anthropic", "bedrock", "python", "command"]
 
 
 class InlineModel(_Model):
@@ -318,8 +318,9 @@ class InlineModel(_Model):
 
     name: Name = Field(description="The model's name in evaltool.")
     adapter: Adapter = Field(
-        description="How evaltool calls it: openai (any OpenAI-compatible server), anthropic, "
-        "bedrock, python (model_id module:function) or command (model_id a shell command)."
+        description="How evaltool calls it: openai (any OpenAI-compatible server: Gemini's and "
+        "Ollama's too), azure (Azure OpenAI: model_id the deployment), anthropic, bedrock, "
+        "python (model_id module:function) or command (model_id a shell command)."
     )
     model_id: Name | None = Field(
         default=None,

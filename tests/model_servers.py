@@ -1,5 +1,7 @@
-"""A real HTTP server on 127.0.0.1 speaking the OpenAI, Anthropic and Bedrock Converse wire
-formats (over TLS when given a context), and a logging forward proxy.
+"""A real HTTP server on 127.0.0.1 speaking the OpenAI (also as Azure OpenAI's deployments,
+Gemini's and Ollama's OpenAI-compatible paths), Anthropic and Bedrock Converse wire formats
+(over TLS when given a context), streaming as server-sent events when the request asks, and
+a logging forward proxy.
 
 The test chooses each answer through the question (the last user turn): its first word
 picks a behaviour, so one dataset exercises everything in one run.
@@ -19,6 +21,13 @@ picks a behaviour, so one dataset exercises everything in one run.
                "reference: Z" wins, else a tie; reference "always A" answers [[A]] whatever
                the order (a judge with position bias), an A of "mute" gives no verdict
     anything else: an answer, "ANSWER: <question>"
+
+A request with "stream": true gets the answer as server-sent events, a word at a time
+STREAM_PAUSE_S apart (the usage last when stream_options.include_usage asks), unless:
+
+    cut        the connection is closed in the middle of the stream, always
+    cutonce    the same, on the first request only
+    stop       the stream ends cleanly in the middle, without its last events
 """
 
 import http.client
@@ -33,10 +42,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+STREAM_PAUSE_S = 0.02  # between the events of a streamed answer
+
 
 class ModelServer:
-    """Serves /v1/chat/completions (OpenAI), /v1/messages (Anthropic) and
-    /model/ID/converse (Bedrock) in a thread."""
+    """Serves /v1/chat/completions (OpenAI; any path ending in /chat/completions),
+    /openai/deployments/NAME/chat/completions?api-version=V (Azure OpenAI: the key in the
+    api-key header), /v1/messages (Anthropic) and /model/ID/converse (Bedrock) in a thread."""
 
     def __init__(
         self,
@@ -96,6 +108,7 @@ class ModelServer:
     def _handle(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         anthropic = h.path.endswith("/messages")
         bedrock = h.path.startswith("/model/")
+        azure = h.path.startswith("/openai/deployments/")
         last = body["messages"][-1]["content"]
         question = str(last[0]["text"] if bedrock else last)
         with self._lock:
@@ -114,8 +127,11 @@ class ModelServer:
             self._released.wait(120)
         if self.delay:
             time.sleep(self.delay)
-        auth = h.headers.get("x-api-key") if anthropic else h.headers.get("Authorization")
-        expected = self.api_key if anthropic else f"Bearer {self.api_key}"
+        if anthropic or azure:
+            auth = h.headers.get("x-api-key" if anthropic else "api-key")
+            expected = self.api_key
+        else:
+            auth, expected = h.headers.get("Authorization"), f"Bearer {self.api_key}"
         word = question.split(" ", 1)[0]
         if bedrock:
             return _bedrock(h, word, attempt, question)
@@ -148,6 +164,13 @@ class ModelServer:
             text = _prefer(question)
         else:
             text = f"ANSWER: {question}"
+        model = body.get("model") or h.path.split("/")[3]  # Azure: the deployment
+        if body.get("stream"):
+            cut = word == "cut" or (word == "cutonce" and attempt == 1)
+            events = (_anthropic_events if anthropic else _openai_events)(
+                body, model, question, text, azure
+            )
+            return _stream(h, events, cut=cut, stop=word == "stop")
         if anthropic:
             return _send(
                 h,
@@ -156,7 +179,7 @@ class ModelServer:
                     "id": "msg_1",
                     "type": "message",
                     "role": "assistant",
-                    "model": body["model"],
+                    "model": model,
                     "content": [{"type": "text", "text": text}],
                     "stop_reason": "end_turn",
                     "usage": {"input_tokens": len(question), "output_tokens": len(text)},
@@ -168,7 +191,7 @@ class ModelServer:
             {
                 "id": "chatcmpl-1",
                 "object": "chat.completion",
-                "model": body["model"],
+                "model": model,
                 "choices": [
                     {
                         "index": 0,
@@ -179,6 +202,99 @@ class ModelServer:
                 "usage": {"prompt_tokens": len(question), "completion_tokens": len(text)},
             },
         )
+
+
+def _openai_events(
+    body: dict[str, Any], model: str, question: str, text: str, azure: bool
+) -> list[tuple[str | None, Any]]:
+    """The chunks of a streamed chat completion, as (event name, data)."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, dict[str, Any]]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return None, {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": model,
+                      "choices": [choice]}  # fmt: skip
+
+    events: list[tuple[str | None, Any]] = []
+    if azure:  # Azure's first chunk: the prompt's content filter results, no choices
+        events.append((None, {"id": "", "choices": [], "prompt_filter_results": []}))
+    events.append(chunk({"role": "assistant", "content": ""}))
+    events.extend(chunk({"content": piece}) for piece in _pieces(text))
+    events.append(chunk({}, "stop"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {"prompt_tokens": len(question), "completion_tokens": len(text)}
+        events.append((None, {"id": "chatcmpl-1", "model": model, "choices": [], "usage": usage}))
+    events.append((None, "[DONE]"))
+    return events
+
+
+def _anthropic_events(
+    body: dict[str, Any], model: str, question: str, text: str, azure: bool
+) -> list[tuple[str | None, Any]]:
+    """The events of a streamed Anthropic message, as (event name, data)."""
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+               "content": [], "stop_reason": None,
+               "usage": {"input_tokens": len(question), "output_tokens": 1}}  # fmt: skip
+    block = {"type": "text", "text": ""}
+    return [
+        ("message_start", {"type": "message_start", "message": message}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        ),
+        ("ping", {"type": "ping"}),
+        *(
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": piece},
+                },
+            )
+            for piece in _pieces(text)
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": len(text)},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def _pieces(text: str) -> list[str]:
+    """text a word at a time, as a model streams it."""
+    words = text.split(" ")
+    return [w if i == 0 else f" {w}" for i, w in enumerate(words)]
+
+
+def _stream(
+    h: BaseHTTPRequestHandler, events: list[tuple[str | None, Any]], *, cut: bool, stop: bool
+) -> None:
+    """Send events as a chunked text/event-stream, STREAM_PAUSE_S apart; `cut` closes the
+    connection halfway, `stop` ends the body cleanly halfway."""
+    h.send_response(200)
+    h.send_header("Content-Type", "text/event-stream")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.send_header("Cache-Control", "no-cache")
+    h.end_headers()
+    for n, (name, data) in enumerate(events):
+        if (cut or stop) and n == len(events) // 2:
+            break
+        time.sleep(STREAM_PAUSE_S)
+        line = data if isinstance(data, str) else json.dumps(data)
+        text = (f"event: {name}\n" if name else "") + f"data: {line}\n\n"
+        payload = text.encode()
+        h.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+    if cut:
+        h.close_connection = True
+        h.connection.shutdown(socket.SHUT_RDWR)
+        return
+    h.wfile.write(b"0\r\n\r\n")
 
 
 def _grade(question: str) -> str:
@@ -236,7 +352,13 @@ class ForwardProxy:
                 upstream.close()
                 self.send_response(answer.status, answer.reason)
                 for name, value in answer.getheaders():
-                    if name.lower() not in ("content-length", "connection", "date", "server"):
+                    if name.lower() not in (
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "date",
+                        "server",
+                    ):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

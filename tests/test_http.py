@@ -8,6 +8,7 @@ import base64
 import contextlib
 import gzip
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -25,7 +26,7 @@ from yarl import URL
 from evaltool import adapters
 from evaltool.adapters import CallError, Result
 from evaltool.adapters.chat import retry_after
-from evaltool.adapters.transport import Client
+from evaltool.adapters.transport import Client, EventParser
 from evaltool.errors import EvaltoolError
 from tests.model_servers import ForwardProxy, ModelServer
 
@@ -458,3 +459,258 @@ def test_retry_after_forms() -> None:
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # past
     assert retry_after({"retry-after": "soon"}) is None
     assert retry_after({}) is None
+
+
+# -- streams ------------------------------------------------------------------------------------
+
+
+def events_of(chunks: list[bytes]) -> list[tuple[str, str]]:
+    parser = EventParser()
+    got = [e for chunk in chunks for e in parser.feed(chunk, 0.0)] + parser.end(1.0)
+    return [(e.name, e.data) for e in got]
+
+
+def test_server_sent_events_are_read_across_chunks() -> None:
+    chunks = [
+        b"\xef\xbb\xbfdata: a\r",  # a BOM; CRLF split between two chunks
+        b"\n\r\n: a comment\nevent: delta\ndata: b\ndata:c\nid: 7\n\n",
+        b'data: {"x": "\xc3',  # a character split between two chunks
+        b'\xa9"}\r\rdata: last\n',  # CR alone ends lines too; the body ends without a blank line
+    ]
+    assert events_of(chunks) == [
+        ("message", "a"),
+        ("delta", "b\nc"),
+        ("message", '{"x": "é"}'),
+        ("message", "last"),
+    ]
+    assert events_of([b"data: whole\n\ndata: cut in the mid"]) == [("message", "whole")]
+    assert events_of([b"event: ping\n\n", b"data: x\r"]) == [("message", "x")]
+
+
+def sse(*events: str, chunked: bool = True) -> bytes:
+    """A 200 text/event-stream answer of these events ("event: ...\\ndata: ..." each)."""
+    body = [f"{event}\n\n".encode() for event in events]
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+    if not chunked:
+        return head + b"Connection: close\r\n\r\n" + b"".join(body)
+    data = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in body)
+    return head + b"Transfer-Encoding: chunked\r\n\r\n" + data + b"0\r\n\r\n"
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> str:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return "data: " + json.dumps({"id": "c1", "model": "m", "choices": [choice], **more})
+
+
+def streamed(
+    answer: Answer, adapter: str = "openai", **server: Any
+) -> tuple[Result | CallError, Server]:
+    """One call of a streaming model at the raw server, and the server."""
+
+    async def main() -> tuple[Result | CallError, Server]:
+        async with Server(answer, **server) as raw:
+            base = f"{raw.url}/v1" if adapter == "openai" else raw.url
+            snapshot = {"name": "m", "adapter": adapter, "model_id": "m",
+                        "config": {"base_url": base, "stream": True}}  # fmt: skip
+            model = adapters.create(snapshot, {}, 4)
+            got: Result | CallError
+            try:
+                got = await model.call("hello")
+            except CallError as exc:
+                got = exc
+            await model.aclose()
+        return got, raw
+
+    return asyncio.run(main())
+
+
+def test_a_stream_ending_in_a_finish_reason_needs_no_done() -> None:
+    events = [chunk({"role": "assistant"}), chunk({"content": "Hel"}),
+              chunk({"content": "lo"}), chunk({}, "length")]  # fmt: skip
+    result, server = streamed(lambda n, origin: sse(*events, chunked=False), close_after=True)
+    assert isinstance(result, Result)
+    assert (result.output, result.metadata["finish_reason"]) == ("Hello", "length")
+    assert result.tokens_estimated and result.first_token_ms is not None
+    assert json.loads(server.requests[0]["body"])["stream"] is True
+
+
+def test_tool_calls_are_put_together_from_their_pieces() -> None:
+    call = {"index": 0, "id": "call_1", "type": "function",
+            "function": {"name": "add", "arguments": ""}}  # fmt: skip
+    events = [
+        chunk({"role": "assistant", "content": None}),
+        chunk({"tool_calls": [call]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a": '}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+        chunk({}, "tool_calls"),
+        'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}',
+        "data: [DONE]",
+    ]
+    result, _ = streamed(lambda n, origin: sse(*events))
+    assert isinstance(result, Result)
+    assert result.output == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "call_1", "type": "function",
+                        "function": {"name": "add", "arguments": '{"a": 1}'}}],
+    }  # fmt: skip
+    assert (result.input_tokens, result.output_tokens, result.tokens_estimated) == (3, 4, False)
+
+
+def test_an_anthropic_stream_with_tool_use_and_thinking() -> None:
+    def event(name: str, **data: Any) -> str:
+        return f"event: {name}\ndata: " + json.dumps({"type": name, **data})
+
+    events = [
+        event("message_start", message={"id": "msg_1", "model": "m", "content": [],
+                                        "usage": {"input_tokens": 5, "output_tokens": 1}}),
+        event("content_block_start", index=0, content_block={"type": "thinking", "thinking": ""}),
+        event("content_block_delta", index=0, delta={"type": "thinking_delta", "thinking": "hm"}),
+        event("content_block_stop", index=0),
+        event("content_block_start", index=1,
+              content_block={"type": "tool_use", "id": "t1", "name": "add", "input": {}}),
+        event("content_block_delta", index=1,
+              delta={"type": "input_json_delta", "partial_json": '{"a"'}),
+        event("content_block_delta", index=1,
+              delta={"type": "input_json_delta", "partial_json": ": 1}"}),
+        event("content_block_stop", index=1),
+        event("message_delta", delta={"stop_reason": "tool_use"}, usage={"output_tokens": 9}),
+        event("message_stop"),
+    ]  # fmt: skip
+    result, _ = streamed(lambda n, origin: sse(*events), adapter="anthropic")
+    assert isinstance(result, Result)
+    assert result.output == [
+        {"type": "thinking", "thinking": "hm"},
+        {"type": "tool_use", "id": "t1", "name": "add", "input": {"a": 1}},
+    ]
+    assert (result.input_tokens, result.output_tokens) == (5, 9)
+    assert result.metadata["stop_reason"] == "tool_use"
+
+
+@pytest.mark.parametrize(
+    "adapter, event, message, retryable",
+    [
+        ("anthropic", 'event: error\ndata: {"type": "error", "error": {"type": '
+         '"overloaded_error", "message": "Overloaded"}}', "the stream failed: Overloaded", True),
+        ("anthropic", 'event: error\ndata: {"type": "error", "error": {"type": '
+         '"invalid_request_error", "message": "bad"}}', "the stream failed: bad", False),
+        ("openai", 'data: {"error": {"message": "model crashed", "type": "server_error"}}',
+         "the stream failed: model crashed", True),
+        ("openai", "data: <html>", "malformed event in the stream: <html>", True),
+    ],
+)  # fmt: skip
+def test_a_failure_in_the_stream_says_what_failed(
+    adapter: str, event: str, message: str, retryable: bool
+) -> None:
+    start = (
+        'event: message_start\ndata: {"type": "message_start", "message": {"usage": {}}}'
+        if adapter == "anthropic"
+        else chunk({"role": "assistant"})
+    )
+    error, _ = streamed(lambda n, origin: sse(start, event), adapter=adapter)
+    assert isinstance(error, CallError)
+    assert (str(error), error.retryable, error.fatal) == (message, retryable, False)
+
+
+def test_a_stream_error_that_echoes_the_key_does_not_show_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789abcdef")
+    event = 'data: {"error": {"message": "key sk-live-0123456789abcdef is over quota"}}'
+    error, server = streamed(lambda n, origin: sse(event))
+    assert isinstance(error, CallError)
+    assert str(error) == "the stream failed: key *** is over quota"
+    assert server.requests[0]["headers"]["authorization"] == "bearer sk-live-0123456789abcdef"
+
+
+def test_a_stream_asked_for_but_answered_in_one_piece() -> None:
+    ok = http_answer("200 OK", completion("whole"), Content_Type="application/json")
+    result, _ = streamed(lambda n, origin: ok)
+    assert isinstance(result, Result)
+    assert (result.output, result.first_token_ms) == ("whole", None)
+
+
+def test_a_streams_http_error_is_an_http_error() -> None:
+    body = json.dumps({"error": {"message": "slow down"}}).encode()
+    answer = http_answer("429 Too Many Requests", body, Retry_After="3")
+    error, _ = streamed(lambda n, origin: answer)
+    assert isinstance(error, CallError)
+    assert (str(error), error.retryable, error.retry_after) == ("HTTP 429: slow down", True, 3.0)
+
+
+def test_a_stream_follows_a_307() -> None:
+    def answer(n: int, origin: str) -> bytes:
+        if n == 1:
+            return http_answer("307 Temporary Redirect", Location="/v2/chat/completions")
+        return sse(chunk({"content": "moved"}, "stop"), "data: [DONE]")
+
+    result, server = streamed(answer)
+    assert isinstance(result, Result) and result.output == "moved"
+    assert [r["path"] for r in server.requests] == [PATH, "/v2/chat/completions"]
+    assert server.requests[1]["headers"]["accept"] == "text/event-stream"
+
+
+def test_a_stream_goes_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ModelServer() as server, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        result = call(f"{server.url}/v1", stream=True)
+    assert (result.output, result.tokens_estimated) == ("ANSWER: hello", False)
+    assert result.first_token_ms is not None
+    assert proxy.targets() == [f"POST {server.url}{PATH}"]
+
+
+def test_a_stream_that_stops_sending_fails_after_its_idle_time() -> None:
+    async def main() -> CallError:
+        quiet: list[asyncio.Task[None]] = []
+        done = asyncio.Event()
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(sse(chunk({"content": "Hel"}), chunked=False))
+            await writer.drain()
+            await done.wait()  # then nothing until the client gave up
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+        def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            quiet.append(asyncio.create_task(answer(reader, writer)))
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        client = Client(url, {})
+        try:
+            with pytest.raises(CallError) as caught:
+                await client.stream("/v1/chat/completions", b"{}", idle_s=0.3)
+        finally:
+            await client.aclose()
+            done.set()
+            await asyncio.gather(*quiet)
+            server.close()
+            await server.wait_closed()
+        return caught.value
+
+    error = asyncio.run(main())
+    assert re.fullmatch(
+        r"http://127\.0\.0\.1:\d+ sent nothing for 0\.3 s in the middle of its answer", str(error)
+    )
+    assert error.retryable and not error.fatal
+
+
+def test_events_come_with_when_they_arrived() -> None:
+    with ModelServer() as server:
+
+        async def main() -> Any:
+            client = Client(server.url, {"Content-Type": "application/json"})
+            try:
+                body = json.dumps({"model": "m", "stream": True, "messages": [
+                    {"role": "user", "content": "one two three"}]}).encode()  # fmt: skip
+                return await client.stream("/v1/chat/completions", body, idle_s=5)
+            finally:
+                await client.aclose()
+
+        answer = asyncio.run(main())
+    assert answer.status == 200 and answer.body == b""
+    times = [event.at for event in answer.events]
+    assert times == sorted(times) and times[-1] - times[0] >= 0.1  # STREAM_PAUSE_S apart
+    assert answer.events[-1].data == "[DONE]"

@@ -37,6 +37,7 @@ ALL = [
     "0020_imported_models",
     "0021_response_cost_given",
     "0022_budgets",
+    "0023_streaming_providers",
 ]
 
 

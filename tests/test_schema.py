@@ -332,6 +332,9 @@ def test_one_score_per_response_and_metric(conn: psycopg.Connection, graph: dict
         ("cost_usd", -0.01),
         ("attempts", 0),
         ("status", "done"),
+        ("first_token_ms", -1.0),
+        ("first_token_ms", float("nan")),
+        ("first_token_ms", float("inf")),
     ],
 )
 def test_response_checks(
@@ -340,6 +343,15 @@ def test_response_checks(
     prompt = add_prompt(conn, graph["dataset"], "other")
     with pytest.raises(errors.CheckViolation):
         add_response(conn, graph["run"], prompt, **{column: value})
+
+
+def test_first_token_comes_no_later_than_the_answer(
+    conn: psycopg.Connection, graph: dict[str, int]
+) -> None:
+    prompt = add_prompt(conn, graph["dataset"], "other")
+    with pytest.raises(errors.CheckViolation, match="response_first_token_ms_check"):
+        add_response(conn, graph["run"], prompt, latency_ms=100.0, first_token_ms=100.5)
+    add_response(conn, graph["run"], prompt, latency_ms=100.0, first_token_ms=100.0)
 
 
 def test_error_response_needs_a_message(conn: psycopg.Connection, graph: dict[str, int]) -> None:

@@ -266,8 +266,8 @@ def test_cache_modes(tmp_path: Path, cache: str, args: tuple[bool | None, bool])
         ),
         (
             MINIMAL.replace("adapter: python", "adapter: opnai"),
-            ": models.1.adapter: Input should be 'openai', 'anthropic', 'bedrock', 'python' or"
-            " 'command', not 'opnai'",
+            ": models.1.adapter: Input should be 'openai', 'azure', 'anthropic', 'bedrock', "
+            "'python' or 'command', not 'opnai'",
         ),
         (MINIMAL + "repeats: five\n", ": repeats: Input should be a valid integer, not 'five'"),
         (MINIMAL + "repeats: true\n", ": repeats: Input should be a valid integer, not true"),

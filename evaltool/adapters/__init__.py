@@ -2,8 +2,9 @@
 
 Every adapter turns the input JSON of a test case into a call and the answer into a
 `Result`: output JSON, its text, token counts (from the API's usage, otherwise estimated
-and marked so) and metadata. Failures raise `CallError`, which says whether retrying can
-help and whether the whole run should stop (a rejected API key fails every call alike).
+and marked so), metadata and, for a streamed answer, the time to its first token. Failures
+raise `CallError`, which says whether retrying can help and whether the whole run should
+stop (a rejected API key fails every call alike).
 
 Every adapter `create` returns redacts its failures: the message of each CallError, and of
 any other exception, has the adapter's secrets (evaltool.secrets) replaced by *** before it
@@ -32,6 +33,8 @@ class Result:
     output_tokens: int | None = None
     tokens_estimated: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    # milliseconds from the request to the first piece of a streamed answer; None: not streamed
+    first_token_ms: float | None = None
 
 
 class CallError(Exception):
@@ -93,6 +96,10 @@ def _create(snapshot: dict[str, Any], params: dict[str, Any], concurrency: int) 
         from evaltool.adapters.openai import OpenAIAdapter
 
         return OpenAIAdapter(snapshot, params)
+    if kind == "azure":
+        from evaltool.adapters.azure import AzureAdapter
+
+        return AzureAdapter(snapshot, params)
     if kind == "anthropic":
         from evaltool.adapters.anthropic import AnthropicAdapter
 

@@ -1,6 +1,7 @@
-"""What the chat APIs share: turning test-case input into messages, and HTTP failures into
-CallErrors whose text never shows the adapter's secrets (redacted before it is cut short, so
-no prefix of a key survives the cut either). HTTP itself is evaltool.adapters.transport."""
+"""What the chat APIs share: turning test-case input into messages, answers (in one piece or
+streamed as server-sent events) and HTTP failures into CallErrors whose text never shows the
+adapter's secrets (redacted before it is cut short, so no prefix of a key survives the cut
+either). HTTP itself is evaltool.adapters.transport."""
 
 import json
 import re
@@ -21,6 +22,14 @@ FATAL_STATUS = {
     404: "no such model or URL",
     407: "the proxy wants credentials: put them in its URL, http://USER:PASSWORD@host:port",
 }
+# Error types in a stream that a retry cannot get past (Anthropic's names; OpenAI's streams
+# fail before they start, with an HTTP status)
+_STREAM_FINAL_ERRORS = frozenset(
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error"}
+)
+# Seconds a streamed answer may pause before the call fails (the run's --timeout bounds the
+# whole call): Anthropic pings, OpenAI sends as it generates.
+STREAM_IDLE_S = 60.0
 # Control characters other than tab and line ends: binary, or escape codes for a terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -74,6 +83,51 @@ async def post_json(
     except CallError as exc:
         exc.redact(secrets)
         raise
+    return _answer(response, secrets)
+
+
+async def post_stream(
+    client: transport.Client, path: str, body: dict[str, Any], secrets: frozenset[str]
+) -> list[transport.Event] | dict[str, Any]:
+    """POST a JSON body that asks for a stream; its server-sent events, or the answer's JSON
+    object when the server answered in one piece. Failures as for post_json; a server that
+    sends nothing for STREAM_IDLE_S seconds mid-answer, or cuts it short, fails the call
+    (retryable)."""
+    try:
+        response = await client.stream(path, json.dumps(body).encode(), idle_s=STREAM_IDLE_S)
+    except CallError as exc:
+        exc.redact(secrets)
+        raise
+    if response.events is None:
+        return _answer(response, secrets)
+    return list(response.events)
+
+
+def event_json(event: transport.Event, secrets: frozenset[str]) -> dict[str, Any]:
+    """The JSON object a server-sent event carries; an error event, or an event that is no
+    JSON object, is a CallError (retryable: the next try may stream to the end)."""
+    try:
+        data = json.loads(event.data)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        snippet = _snippet(event.data.encode(), secrets)
+        raise CallError(f"malformed event in the stream: {snippet}", retryable=True)
+    error = data.get("error")
+    if event.name == "error" or data.get("type") == "error" or error:
+        detail = _error_detail(json.dumps(data).encode(), secrets)
+        kind = error.get("type") if isinstance(error, dict) else None
+        raise CallError(f"the stream failed: {detail}", retryable=kind not in _STREAM_FINAL_ERRORS)
+    return data
+
+
+def cut_short(what: str) -> CallError:
+    """A stream that ended cleanly before its end: tried again."""
+    return CallError(f"the stream ended before {what}: the answer is incomplete", retryable=True)
+
+
+def _answer(response: transport.Response, secrets: frozenset[str]) -> dict[str, Any]:
+    """The JSON object of a 200 answer, or the CallError its status or body calls for."""
     if response.status != 200:
         detail = _error_detail(response.body, secrets)
         message = f"HTTP {response.status}" + (f": {detail}" if detail else "")

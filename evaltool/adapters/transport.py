@@ -18,17 +18,25 @@ Redirects
     redirects elsewhere are errors that name the new location and the --base-url to use.
 Compression
     gzip and deflate answers are decoded; one that cannot be is an error, never bytes shown.
+Streaming
+    Client.stream reads a text/event-stream answer as server-sent events, each stamped with
+    when it arrived; a server that sends nothing for its idle_s seconds, or cuts the body
+    short, fails the call (retryable). Redirects, proxies and failures are as for post.
 
 Failures are CallErrors that say what failed and how to fix it: a certificate or a host
 name that no call can get past stops the run (fatal); a refused or dropped connection is
 retried. URLs in messages have no user part and their credential query values masked.
 """
 
+import codecs
+import contextlib
 import os
+import re
 import socket
 import ssl
+import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +55,77 @@ _REDIRECTS = _MOVED | _FOLLOWED
 # certificate verification codes that a missing CA (a private or corporate one) explains
 _UNKNOWN_CA = frozenset({2, 18, 19, 20, 21})
 _CA_HINT = "set SSL_CERT_FILE or REQUESTS_CA_BUNDLE to your CA bundle (or the model's ca_bundle)"
+_NO_TIMEOUT = aiohttp.ClientTimeout(total=None)  # the caller times each call
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A server-sent event: its type (`event:`, "message" when none), its data (the `data:`
+    lines joined by newlines) and when it arrived (time.perf_counter())."""
+
+    name: str
+    data: str
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """Status, headers (case-insensitive names) and decoded body of an answer."""
+    """Status, headers (case-insensitive names) and decoded body of an answer; for a stream
+    (Client.stream), its events instead of a body."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    events: tuple[Event, ...] | None = None
+
+
+class EventParser:
+    """Server-sent events from the chunks of a text/event-stream body, as the WHATWG rules
+    read them: lines end with CRLF, LF or CR; `data:` lines add to the event's data, `event:`
+    names it, a line starting with a colon is a comment, and a blank line ends the event (one
+    without data is none). At the end of the body, an event whose last line was complete is
+    taken as ended; a line cut short is dropped."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._rest = ""  # the start of a line not ended yet
+        self._started = False
+        self._name = ""
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes, at: float) -> list[Event]:
+        """The events that chunk completes, stamped `at`."""
+        text = self._rest + self._decoder.decode(chunk)
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        held = "\r" if text.endswith("\r") else ""  # CR, or the first half of CRLF
+        *lines, self._rest = _LINE_END.split(text.removesuffix("\r"))
+        self._rest += held
+        return [event for event in (self._line(line, at) for line in lines) if event]
+
+    def end(self, at: float) -> list[Event]:
+        """The event the body ended in the middle of, when its lines are complete."""
+        text = self._rest + self._decoder.decode(b"", final=True)
+        self._rest = ""
+        lines = [text[:-1], ""] if text.endswith("\r") else [""]
+        return [event for event in (self._line(line, at) for line in lines) if event]
+
+    def _line(self, line: str, at: float) -> Event | None:
+        if not line:
+            event = (
+                Event(self._name or "message", "\n".join(self._data), at) if self._data else None
+            )
+            self._name, self._data = "", []
+            return event
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "data":
+            self._data.append(value)
+        elif field == "event":
+            self._name = value
+        return None  # a comment (no field name), id, retry, or a field nobody knows
 
 
 class Client:
@@ -104,6 +174,41 @@ class Client:
     ) -> Response:
         """POST body to the base URL's path + path, with the fixed headers and these; the
         answer, whatever its status, or a CallError when none came."""
+        async with self._exchange(path, body, headers, None) as (url, answer):
+            return Response(answer.status, answer.headers, await _read(url, answer))
+
+    async def stream(self, path: str, body: bytes, *, idle_s: float) -> Response:
+        """POST body as post() does, asking for server-sent events: a 200 text/event-stream
+        answer comes back with its events, each stamped with when it arrived, read to the end
+        of the body; any other answer as post() gives it. A pause of more than idle_s seconds
+        in the answer, or a body cut short, is a CallError that retrying may get past."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=idle_s)
+        accept = {"Accept": "text/event-stream"}
+        async with self._exchange(path, body, accept, timeout) as (url, answer):
+            if answer.status != 200 or answer.content_type != "text/event-stream":
+                return Response(answer.status, answer.headers, await _read(url, answer))
+            parser = EventParser()
+            events: list[Event] = []
+            try:
+                async for chunk in answer.content.iter_any():
+                    events.extend(parser.feed(chunk, time.perf_counter()))
+            except aiohttp.ClientPayloadError as exc:
+                if isinstance(exc.__cause__, ContentEncodingError):
+                    raise _undecodable(url, answer) from exc
+                raise
+            events.extend(parser.end(time.perf_counter()))
+            return Response(answer.status, answer.headers, b"", tuple(events))
+
+    @contextlib.asynccontextmanager
+    async def _exchange(
+        self,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str] | None,
+        timeout: aiohttp.ClientTimeout | None,
+    ) -> AsyncIterator[tuple[URL, aiohttp.ClientResponse]]:
+        """The answer to a POST of body, after the redirects that are followed, for the
+        caller to read; aiohttp's failures, sending or reading, as CallErrors."""
         url = self._urls.get(path) or self._url(path)
         session = self._session or self._open()
         for _hop in range(MAX_REDIRECTS + 1):
@@ -116,19 +221,17 @@ class Client:
                     proxy=proxy,
                     ssl=self.tls() if url.scheme == "https" else True,
                     allow_redirects=False,
+                    timeout=timeout or _NO_TIMEOUT,
                 ) as answer:
                     location = answer.headers.get("Location")
                     if answer.status in _REDIRECTS and location:
                         url = self._redirect(url, answer.status, location, path)
                         continue
-                    try:
-                        return Response(answer.status, answer.headers, await answer.read())
-                    except aiohttp.ClientPayloadError as exc:
-                        if isinstance(exc.__cause__, ContentEncodingError):
-                            raise _undecodable(url, answer) from exc
-                        raise
+                    yield url, answer
+                    return
             except aiohttp.ClientError as exc:
-                raise self._failure(exc, url, proxy) from exc
+                idle_s = timeout.sock_read if timeout else None
+                raise self._failure(exc, url, proxy, idle_s) from exc
         raise CallError(
             f"more than {MAX_REDIRECTS} redirects from {shown(self._url(path))}: "
             "check the model's --base-url",
@@ -204,9 +307,16 @@ class Client:
             )
         return new
 
-    def _failure(self, exc: aiohttp.ClientError, url: URL, proxy: URL | None) -> CallError:
+    def _failure(
+        self, exc: aiohttp.ClientError, url: URL, proxy: URL | None, idle_s: float | None = None
+    ) -> CallError:
         """What went wrong, and how to fix it, as a CallError."""
         origin = shown(url.origin())
+        if isinstance(exc, aiohttp.ServerTimeoutError) and idle_s is not None:
+            return CallError(
+                f"{origin} sent nothing for {idle_s:g} s in the middle of its answer",
+                retryable=True,
+            )
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             cause = exc.certificate_error
             reason = getattr(cause, "verify_message", None) or _one_line(cause)
@@ -336,6 +446,16 @@ def _base_url(new: URL, path: str) -> str:
     if new.path.endswith(path) and len(new.path) > len(path):
         new = new.with_path(new.path[: -len(path)])
     return shown(new)
+
+
+async def _read(url: URL, answer: aiohttp.ClientResponse) -> bytes:
+    """The whole body of an answer, decoded; one that does not decode is a CallError."""
+    try:
+        return await answer.read()
+    except aiohttp.ClientPayloadError as exc:
+        if isinstance(exc.__cause__, ContentEncodingError):
+            raise _undecodable(url, answer) from exc
+        raise
 
 
 def _undecodable(url: URL, answer: aiohttp.ClientResponse) -> CallError:

@@ -17,7 +17,7 @@ def models_group() -> None:
     """Register models and track their prices and generation parameters over time.
 
     API keys are never stored: adapters read them from the environment
-    (OPENAI_API_KEY, ANTHROPIC_API_KEY, the AWS credential chain).
+    (OPENAI_API_KEY, AZURE_OPENAI_API_KEY, ANTHROPIC_API_KEY, the AWS credential chain).
 
     \b
     Example:
@@ -43,7 +43,8 @@ def models_group() -> None:
 @click.option(
     "--base-url",
     type=types.URL,
-    help="API base URL (http or https), e.g. a vLLM or Ollama server.",
+    help="API base URL (http or https), e.g. a vLLM or Ollama server; for azure the "
+    "resource's endpoint.",
 )
 @click.option(
     "--header",
@@ -58,7 +59,21 @@ def models_group() -> None:
     "--api-key-env",
     type=types.NAME,
     metavar="VAR",
-    help="Environment variable with the API key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).",
+    help="Environment variable with the API key (default OPENAI_API_KEY, "
+    "AZURE_OPENAI_API_KEY or ANTHROPIC_API_KEY).",
+)
+@click.option(
+    "--api-version",
+    type=types.NAME,
+    # evaltool.adapters.azure.DEFAULT_API_VERSION, spelt out (a test keeps them equal) so
+    # that the CLI starts without importing the HTTP client
+    help="Azure OpenAI api-version (azure; default 2024-10-21).",
+)
+@click.option(
+    "--stream/--no-stream",
+    default=False,
+    help="Stream answers and record the time to first token (openai, azure, anthropic; "
+    "default: not streamed).",
 )
 @click.option(
     "--region", type=types.NAME, help="AWS region (bedrock; default: the AWS configuration)."
@@ -97,6 +112,8 @@ def add(
     base_url: str | None,
     headers: tuple[str, ...],
     api_key_env: str | None,
+    api_version: str | None,
+    stream: bool,
     region: str | None,
     proxy: str | None,
     ca_bundle: str | None,
@@ -116,11 +133,21 @@ def add(
         evaltool models add together-llama --adapter openai \\
             --base-url https://api.together.xyz/v1 --api-key-env TOGETHER_API_KEY
         evaltool models add wc --adapter command --model-id 'wc -w'
+        evaltool models add gpt-4o-azure --adapter azure --model-id my-gpt-4o \\
+            --base-url https://my-resource.openai.azure.com --stream
+        evaltool models add gemini-flash --adapter openai --model-id gemini-2.5-flash \\
+            --base-url https://generativelanguage.googleapis.com/v1beta/openai \\
+            --api-key-env GEMINI_API_KEY
+        evaltool models add llama-ollama --adapter openai --model-id llama3.2 \\
+            --base-url http://localhost:11434/v1 --api-key-env OLLAMA_API_KEY
 
     \b
     Adapters:
         openai     OpenAI-compatible chat completions (OpenAI, vLLM, llama.cpp, Ollama,
-                   LM Studio); key from $OPENAI_API_KEY, none needed for a local server
+                   LM Studio, Gemini); key from $OPENAI_API_KEY, none needed for a local
+                   server
+        azure      Azure OpenAI: --base-url the resource's endpoint, --model-id the
+                   deployment; key from $AZURE_OPENAI_API_KEY, sent as api-key
         anthropic  Anthropic Messages; key from $ANTHROPIC_API_KEY
         bedrock    AWS Bedrock Converse (pip install 'evaltool[bedrock]'); AWS credentials
         python     --model-id module:function or file.py:function, called with the input
@@ -144,6 +171,8 @@ def add(
             exist_ok=exist_ok,
             proxy=proxy,
             ca_bundle=ca_bundle,
+            api_version=api_version,
+            stream=stream,
         )
     click.echo(f"{'registered' if created else 'kept existing'} model {name} ({adapter})")
 
@@ -163,6 +192,12 @@ def add(
 @click.option("--region", type=types.NAME, help="AWS region (bedrock).")
 @click.option("--proxy", type=types.URL, help="HTTP(S) proxy for this model's calls.")
 @click.option("--ca-bundle", type=types.TEXT, metavar="PATH", help="CA certificates to trust.")
+@click.option("--api-version", type=types.NAME, help="Azure OpenAI api-version (azure).")
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Stream answers and record the time to first token, or not (the default).",
+)
 @click.option(
     "--unset",
     type=click.Choice(models.CONNECTION),
@@ -187,6 +222,8 @@ def update(
     region: str | None,
     proxy: str | None,
     ca_bundle: str | None,
+    api_version: str | None,
+    stream: bool | None,
     unset: tuple[str, ...],
     params: tuple[str, ...],
     description: str | None,
@@ -204,6 +241,7 @@ def update(
         evaltool models update llama-local --base-url http://10.0.0.5:8000/v1
         evaltool models update gpt-4o --proxy http://proxy.corp:3128 --ca-bundle corp-ca.pem
         evaltool models update gpt-4o --param temperature=0.2 --unset proxy
+        evaltool models update gpt-4o-azure --api-version 2025-01-01-preview --stream
     """
     given = {
         "base_url": base_url,
@@ -212,12 +250,16 @@ def update(
         "region": region,
         "proxy": proxy,
         "ca_bundle": ca_bundle,
+        "api_version": api_version,
+        "stream": stream or None,
     }
     config: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     both = sorted(set(config) & set(unset))
     if both:
         raise click.UsageError(f"--unset {both[0]} and a new value for it: give one")
     config.update(dict.fromkeys(unset))
+    if stream is False:  # not streamed is the default: no key at all
+        config["stream"] = None
     changes = models.parse_params(params, "--param")
     if not config and not changes and description is None:
         raise click.UsageError(

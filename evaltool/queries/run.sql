@@ -236,7 +236,8 @@ CREATE TEMP TABLE IF NOT EXISTS evaltool_result (
     attempts         integer NOT NULL,
     metadata         jsonb NOT NULL,
     started_at       timestamptz NOT NULL,
-    request          jsonb
+    request          jsonb,
+    first_token_ms   double precision
 ) ON COMMIT DELETE ROWS
 
 -- result_copy --
@@ -250,7 +251,8 @@ COPY pg_temp.evaltool_result ({columns}) FROM STDIN
 -- so each sample of a test case is answered once. An earlier error response is replaced (resume with
 -- --retry-errors), an ok response never. Cost is computed at the price in force when the
 -- call started. An answer gets its response cache key, from the rendered request or, when
--- the run has no template, the test case's input.
+-- the run has no template, the test case's input. A streamed answer keeps its time to first
+-- token.
 WITH mine AS (
     DELETE FROM evaltool.run_task t
     USING pg_temp.evaltool_result r
@@ -261,14 +263,15 @@ WITH mine AS (
 INSERT INTO evaltool.response AS old
     (run_id, prompt_id, sample, status, output, output_text, error, latency_ms, input_tokens,
      output_tokens, tokens_estimated, cost_usd, attempts, metadata, started_at, request,
-     cache_key)
+     cache_key, first_token_ms)
 SELECT %(run_id)s, r.prompt_id, r.sample, r.status, r.output, r.output_text, r.error, r.latency_ms,
        r.input_tokens, r.output_tokens, r.tokens_estimated,
        evaltool.call_cost_usd(%(model_id)s, r.started_at, r.input_tokens, r.output_tokens),
        r.attempts, r.metadata, r.started_at, r.request,
        CASE WHEN r.status = 'ok' THEN
            evaltool.response_cache_key(run.config_hash, coalesce(r.request, p.input), r.sample)
-       END
+       END,
+       r.first_token_ms
 FROM pg_temp.evaltool_result r
 JOIN mine USING (prompt_id, sample)
 JOIN evaltool.prompt p ON p.id = r.prompt_id
@@ -280,7 +283,7 @@ SET status = excluded.status, output = excluded.output, output_text = excluded.o
     tokens_estimated = excluded.tokens_estimated, cost_usd = excluded.cost_usd,
     attempts = old.attempts + excluded.attempts, metadata = excluded.metadata,
     started_at = excluded.started_at, request = excluded.request,
-    cache_key = excluded.cache_key, cached_from = NULL
+    cache_key = excluded.cache_key, cached_from = NULL, first_token_ms = excluded.first_token_ms
 WHERE old.status = 'error'
 RETURNING status = 'ok'
 
