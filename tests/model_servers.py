@@ -319,8 +319,11 @@ class ForwardProxy:
     """An HTTP forward proxy in a thread: tunnels CONNECT host:port (https) and forwards
     absolute-URI requests (plain http), and logs each as (method, target, headers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: dict[str, tuple[str, int]] | None = None) -> None:
+        """`hosts` sends the tunnels to a name elsewhere ({"api.openai.com:443": (host,
+        port)}), as a company's TLS-inspecting proxy does."""
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.hosts = hosts or {}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -329,7 +332,7 @@ class ForwardProxy:
             def do_CONNECT(self) -> None:
                 proxy._log(self)
                 host, _, port = self.path.rpartition(":")
-                upstream = socket.create_connection((host, int(port)))
+                upstream = socket.create_connection(proxy.hosts.get(self.path, (host, int(port))))
                 self.send_response(200, "Connection established")
                 self.end_headers()
                 _tunnel(self.connection, upstream)
