@@ -61,6 +61,10 @@ BEGIN
         EXIT WHEN upto < last_to;
         width := greatest(100, (SELECT count(*) FROM evaltool.run
                                 WHERE created_at > now() - interval '30 days'));
+        -- one range from the last one to past upto: run ids that rolled-back transactions
+        -- drew (failed loads, imports) leave gaps, and a range per width of a gap would
+        -- make every new run after them create many empty partitions
+        width := upto - last_to + width;
         PERFORM evaltool.create_run_partitions(last_to, last_to + width);
         INSERT INTO evaltool.run_partition (run_from, run_to) VALUES (last_to, last_to + width);
         made := made + 1;
@@ -71,7 +75,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION evaltool.ensure_run_partitions(bigint) FROM PUBLIC;
 
 COMMENT ON FUNCTION evaltool.ensure_run_partitions(bigint) IS
-    'Adds the partitions of response, score and score_history for run ids up to upto, a range at a time (about a month of runs, at least 100), and lists them in run_partition; returns the ranges added. Called when runs are created.';
+    'Adds the partitions of response, score and score_history for run ids up to upto: one range, from the last range to about a month of runs (at least 100) past upto, so a gap of unused ids makes one range, not many; lists it in run_partition; returns the ranges added. Called when runs are created.';
 
 CREATE OR REPLACE FUNCTION evaltool.run_partitions_for_new_runs() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
