@@ -80,6 +80,10 @@ def test_every_query_is_valid_sql(conn: psycopg.Connection) -> None:
             statement = f"{queries.get(FRAGMENTS[name])}\n{statement}"
         elif name in checked or name in FRAGMENTS.values() or name in NEEDS_EXTENSION:
             continue
+        if statement.startswith("ANALYZE "):  # a utility statement: run it as it is
+            with conn.transaction(force_rollback=True):
+                conn.execute(statement)
+            continue
         if re.match(r"(COPY|CREATE|DROP)\b", statement):
             if statement.startswith("CREATE TEMP VIEW evaltool_docs"):  # the other line formats
                 with conn.transaction(force_rollback=True):
