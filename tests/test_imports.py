@@ -558,3 +558,39 @@ def test_promptfoo_json_test_files(
     bad.write_text('{"tests": [\n  {"vars": {"q": "c"}},\n  {"vars": "not an object"}\n]}')
     result = run_cli("import", "promptfoo", str(bad))
     assert (result.exit_code, result.stderr) == (2, f'Error: {bad}:3: "vars" must be an object\n')
+
+
+def test_hostile_classes_of_the_importers(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Nothing to import is an error, not an empty success; a zip bomb is refused before
+    it is parsed; --model names the model even when one has the file's model id."""
+    import zipfile
+
+    empty = tmp_path / "lm"
+    empty.mkdir()
+    (empty / "samples_gsm8k_2024-05-01T12-00-00.jsonl").write_text("\n  \n")
+    shutil.copy(DATA / "lm-eval" / "results_2024-05-01T12-00-00.json", empty)
+    result = run_cli("import", "lm-eval", str(empty))
+    assert result.exit_code == 2 and "nothing to import" in result.stderr, result.output
+    bomb = tmp_path / "bomb.eval"
+    with (
+        zipfile.ZipFile(DATA / "inspect-log.eval") as good,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        out.writestr("header.json", good.read("header.json"))
+        out.writestr("samples/1_epoch_1.json", "[" + "{}," * (12 << 20) + "{}]")
+    result = run_cli("import", "inspect", str(bomb))
+    assert result.exit_code == 2 and "not a log Inspect wrote" in result.stderr, result.output
+    dated = tmp_path / "tests.yaml"
+    dated.write_text("tests:\n  - vars: {when: 2024-05-01, 1: one, tags: !!set {a, b}}\n")
+    imported(run_cli, "promptfoo", str(dated))
+    assert rows(conn, "SELECT input FROM evaltool.prompt") == [
+        ({"1": "one", "when": "2024-05-01", "tags": ["a", "b"]},)
+    ]
+    # --model names the run's model, though a model has the file's model id
+    imported(run_cli, "inspect", str(DATA / "inspect-log.json"), "--project", "x")
+    named = imported(
+        run_cli, "inspect", str(DATA / "inspect-log.eval"), "--model", "brandnew", "-d", "y"
+    )
+    assert [r["model"] for r in named["runs"]] == ["brandnew"]

@@ -280,3 +280,41 @@ def test_broken_json_documents_name_their_line(
     result = run_cli("load", "prompts", str(source), "-d", "qa")
     assert (result.exit_code, result.stderr) == (2, f"Error: {source}:{line}: {reason}\n")
     assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)
+
+
+def test_damaged_files_and_values_python_cannot_take_are_one_line(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Classes found by a hostile corpus: integers past Python's 4,300 digits, lone
+    surrogates, damaged or truncated gzip files; each one line with its file, exit 2."""
+    import gzip
+
+    big = tmp_path / "big.json"
+    big.write_text('[\n{"input": "a"},\n{"input": ' + "9" * 5000 + "}\n]")
+    lone = tmp_path / "lone.json"
+    lone.write_text('[\n{"input": "a"},\n{"input": "\\ud800"}\n]')
+    corrupt = tmp_path / "corrupt.jsonl.gz"
+    corrupt.write_bytes(b"\x1f\x8b\x08\x00" + b"not gzip at all" * 10)
+    truncated = tmp_path / "cut.csv.gz"
+    whole = gzip.compress(
+        b"input,expected\n" + b"".join(b"a%d,b%d\n" % (i, i * 7) for i in range(5000))
+    )
+    truncated.write_bytes(whole[: len(whole) // 2])
+    for source, expected in (
+        (big, f"Error: {big}:3: invalid JSON: number out of range\n"),
+        (lone, f"Error: {lone}:3: invalid JSON: lone surrogate \\ud800 is not Unicode\n"),
+        (corrupt, f"Error: {corrupt}: not a readable gzip file"),
+        (truncated, f"Error: {truncated}: the file ends too early"),
+    ):
+        result = run_cli("load", "prompts", str(source), "-d", "qa")
+        assert result.exit_code == 2, (source, result.output)
+        assert result.stderr.startswith(expected), (source, result.stderr)
+        assert result.stderr.count("\n") == 1
+    csv_cell = tmp_path / "cells.csv"
+    csv_cell.write_text('input,metadata\na,{"n": ' + "1" * 5000 + "}\n")
+    result = run_cli("load", "prompts", str(csv_cell), "-d", "qa")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f'Error: {csv_cell}:2: "metadata" must be an object\n',
+    )
+    assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)

@@ -21,13 +21,15 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from evaltool import datasets, queries
+from evaltool import datasets, display, queries
 from evaltool.datasets import DatasetRef
-from evaltool.imports.read import clean, without_nul
+from evaltool.errors import EvaltoolError
+from evaltool.imports.read import clean, storable
+from evaltool.load.documents import JsonProblem
 from evaltool.load.prompts import load_prompts
 from evaltool.load.records import Records, dumps
 from evaltool.load.results import load_responses, load_scores
-from evaltool.load.sources import Source
+from evaltool.load.sources import InputError, Source
 from evaltool.load.stage import Progress, Record
 from evaltool.progress import enter_phase
 
@@ -86,30 +88,35 @@ class Batch:
         """Declare a run (the first declaration of a key wins); returns its key."""
         if key not in self.runs:
             info.model = self.model or clean(info.model) or "unknown"
-            info.model_id = clean(info.model_id) or info.model
+            # --model names the model: the file's identifier must not find another
+            info.model_id = self.model or clean(info.model_id) or info.model
             info.provider = clean(info.provider, 100) or "imported"
             info.name = clean(info.name)
-            info.params = without_nul(info.params)
-            info.metadata = without_nul(info.metadata)
+            info.params = storable(info.params)
+            info.metadata = storable(info.metadata)
             self.runs[key] = info
         return key
 
     def case(self, dataset: str, source: Source, line: int, doc: dict[str, Any]) -> None:
         """A test case; one of equal inputs is kept (the database deduplicates them too)."""
+        try:
+            key = json.dumps(doc["input"], sort_keys=True, default=str)
+        except TypeError:  # keys of several types (YAML's 1: and a:): as they come
+            key = json.dumps(doc["input"], default=str)
         digest = hashlib.sha256(
-            dataset.encode() + b"\0" + json.dumps(doc["input"], sort_keys=True).encode()
+            dataset.encode() + b"\0" + key.encode("utf-8", "surrogatepass")
         ).digest()
         if digest not in self._seen:
             self._seen.add(digest)
-            _spool(self.cases, (dataset, source)).add(line, doc)
+            _keep(self.cases, (dataset, source), line, doc)
 
     def response(self, run: str, source: Source, line: int, doc: dict[str, Any]) -> None:
         """A response of a run, naming its test case by "input"."""
-        _spool(self.responses, (run, source)).add(line, doc)
+        _keep(self.responses, (run, source), line, doc)
 
     def score(self, run: str, source: Source, line: int, doc: dict[str, Any]) -> None:
         """A score of a run's response, naming its test case by "input" (and "sample")."""
-        _spool(self.scores, (run, source)).add(line, doc)
+        _keep(self.scores, (run, source), line, doc)
 
     def close(self) -> None:
         """Remove the spools."""
@@ -118,10 +125,17 @@ class Batch:
                 spool.close()
 
 
-def _spool(spools: dict[tuple[str, Source], Spool], key: tuple[str, Source]) -> Spool:
+def _keep(
+    spools: dict[tuple[str, Source], Spool], key: tuple[str, Source], line: int, doc: Any
+) -> None:
+    """Spool a record; one that cannot be stored (a lone surrogate) stops at its line."""
     if key not in spools:
         spools[key] = Spool()
-    return spools[key]
+    try:
+        spools[key].add(line, doc)
+    except JsonProblem as exc:
+        source = key[1]
+        raise InputError(f"{source.name}:{line}: {exc}", source.name, line) from None
 
 
 @dataclass
@@ -153,10 +167,11 @@ class ImportSummary:
 
     def text(self) -> str:
         """Lines for people."""
-        lines = [f"imported {', '.join(self.files)} ({self.tool})"]
+        lines = [f"imported {', '.join(map(display.one_line, self.files))} ({self.tool})"]
         for name, counts in self.datasets.items():
             lines.append(
-                f"  dataset {name}: {counts['read']:,} test cases, {counts['inserted']:,} new"
+                f"  dataset {display.one_line(name)}: {counts['read']:,} test cases, "
+                f"{counts['inserted']:,} new"
             )
         for run in self.runs:
             lines.append(
@@ -188,6 +203,9 @@ def import_files(
     try:
         enter_phase(progress, "reading files")
         read(sources, batch)
+        if not batch.cases:
+            names = ", ".join(display.one_line(s.name) for s in sources)
+            raise EvaltoolError(f"{names}: nothing to import: no test cases or results in it")
         with conn.transaction():
             return _load(conn, batch, sources, dataset, project, progress)
     finally:

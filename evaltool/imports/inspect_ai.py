@@ -9,6 +9,7 @@ samples are files; a message names the archive's sample by its number in the arc
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ from evaltool.load.sources import InputError, Source
 # Inspect's value_to_float: CORRECT, INCORRECT, PARTIAL, NOANSWER
 _LETTERS = {"C": (1.0, True), "I": (0.0, False), "P": (0.5, None), "N": (0.0, False)}
 _MAX_MEMBER = 1 << 30  # a sample larger than this is not a sample (a zip bomb)
+# JSON compresses some 5 to 20 times; a large member that expands 200 times is a bomb,
+# whose parsing would take tens of GB for a file of a megabyte
+_BOMB_SIZE = 16 << 20
+_BOMB_RATIO = 200
 
 
 def read(sources: Sequence[Source], batch: Batch) -> None:
@@ -93,6 +98,13 @@ def _member(source: Source, archive: zipfile.ZipFile, name: str, line: int = 1) 
         return None
     if info.file_size > _MAX_MEMBER:
         fail(source, line, f"{name} is larger than 1 GiB")
+    if info.file_size > _BOMB_SIZE and info.file_size > _BOMB_RATIO * max(info.compress_size, 1):
+        fail(
+            source,
+            line,
+            f"{name} expands {info.file_size // max(info.compress_size, 1):,} times "
+            f"({info.compress_size:,} to {info.file_size:,} bytes): not a log Inspect wrote",
+        )
     try:
         text = archive.read(name).decode("utf-8")
     except NotImplementedError:  # zstd, which Python's zipfile reads from 3.14 on
@@ -102,8 +114,8 @@ def _member(source: Source, archive: zipfile.ZipFile, name: str, line: int = 1) 
             f"{name} is compressed in a way this Python cannot read (Inspect 0.3.206 and "
             "later use zstd): convert the log with inspect log convert --to json",
         )
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
-        fail(source, line, f"{name}: cannot be read: {exc}")
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, RuntimeError, zlib.error) as exc:
+        fail(source, line, f"{name}: cannot be read: {exc}")  # RuntimeError: encrypted
     try:
         return documents.loads(text, nan_as_null=True, nul_ok=True)
     except documents.JsonProblem as exc:
@@ -174,7 +186,8 @@ def _log(
 def _response(sample: dict[str, Any], case_input: Any, epoch: int, model: str) -> dict[str, Any]:
     output = obj(sample.get("output"))
     choices = output.get("choices") if isinstance(output.get("choices"), list) else []
-    message = obj(choices[0].get("message")) if choices and isinstance(choices[0], dict) else {}
+    first = obj(choices[0]) if choices else {}
+    message = obj(first.get("message"))
     doc: dict[str, Any] = {"input": case_input, "sample": epoch}
     text = output.get("completion")
     if not isinstance(text, str):
@@ -202,7 +215,7 @@ def _response(sample: dict[str, Any], case_input: Any, epoch: int, model: str) -
     metadata = {
         k: v
         for k, v in (
-            ("stop_reason", choices[0].get("stop_reason") if choices else None),
+            ("stop_reason", first.get("stop_reason")),
             ("model", output.get("model")),
         )
         if v
@@ -245,6 +258,6 @@ def _value(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):  # a number as text, as some scorers give it
         try:
             return {"value": float(json.loads(value))}
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return None
     return None

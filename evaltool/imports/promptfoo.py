@@ -286,7 +286,8 @@ def _scores(result: dict[str, Any]) -> list[dict[str, Any]]:
         details = {"reason": grading["reason"]} if isinstance(grading.get("reason"), str) else {}
         scores.append(_score("pass", passed, value, details))
     seen: Counter[str] = Counter()
-    for component in grading.get("componentResults") or []:
+    components = grading.get("componentResults")
+    for component in components if isinstance(components, list) else []:
         if not isinstance(component, dict):
             continue
         assertion = obj(component.get("assertion"))
@@ -383,8 +384,9 @@ def _assertion(text: str) -> dict[str, Any]:
 
 def _yaml_tests(source: Source, batch: Batch) -> None:
     text = documents.read_text(source)
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is not None and _expanded(node, {}) > MAX_YAML_VALUES:
             raise InputError(
@@ -402,7 +404,8 @@ def _yaml_tests(source: Source, batch: Batch) -> None:
             f"{source.name}:{line}: invalid YAML: {problem}", source.name, line
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     tests = doc.get("tests") if isinstance(doc, dict) else doc
     if not isinstance(tests, list):
         raise InputError(

@@ -107,16 +107,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 def clean(text: str, width: int = 200) -> str:
     """A name from a file, fit for a column and a terminal: control characters (NUL
     included) as spaces, on one line, at most `width` characters."""
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates as "?"
     return short(_CONTROL.sub(" ", text), width)
 
 
-def without_nul(value: Any) -> Any:
-    """A JSON value whose strings hold no NUL character (which jsonb cannot hold), for
-    what an import records about a run rather than loads as a record."""
-    if isinstance(value, str):
-        return value.replace("\x00", " ")
-    if isinstance(value, list):
-        return [without_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    return value
+def storable(value: Any) -> Any:
+    """A JSON value that jsonb can hold, for what an import records about a run rather than
+    loads as a record: NULs as spaces, lone surrogates as "?". Through its JSON text,
+    which the C encoder and decoder walk without Python's recursion."""
+    text = json.dumps(value, ensure_ascii=False)
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\\u0000", " ")
+    return json.loads(text)

@@ -9,20 +9,26 @@ each failure is an InputError naming FILE:LINE.
 import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from evaltool.load.sources import InputError, Source
+from evaltool.load.sources import InputError, Source, unreadable
 
 _DECODER = json.JSONDecoder(
     parse_float=lambda text: _finite(float(text)),
+    parse_int=lambda text: _whole(text),
     parse_constant=lambda name: _refuse(f"{name} is not a JSON number"),
 )
 # For tools that write NaN for "no value" (Inspect's unscored samples): None instead
 _LENIENT = json.JSONDecoder(
-    parse_float=lambda text: _finite(float(text)), parse_constant=lambda name: None
+    parse_float=lambda text: _finite(float(text)),
+    parse_int=lambda text: _whole(text),
+    parse_constant=lambda name: None,
 )
+# Python reads integers of up to 4,300 digits; no column of evaltool's holds one that long
+MAX_DIGITS = 4300
 _SPACE = re.compile(r"[ \t\n\r]*")
 # Tokens that change the depth of a JSON text, and strings (which hide brackets).
 _DEPTH_TOKENS = re.compile(r'"(?:\\.|[^"\\])*"|[\[\]{}]|\n')
@@ -40,6 +46,12 @@ def _finite(value: float) -> float:
     if math.isinf(value):
         raise JsonProblem("number out of range")
     return value
+
+
+def _whole(text: str) -> int:
+    if len(text) > MAX_DIGITS:
+        raise JsonProblem("number out of range")
+    return int(text)
 
 
 def _refuse(reason: str) -> None:
@@ -72,10 +84,8 @@ def read_text(source: Source) -> str:
     stream = source.open()
     try:
         data = stream.read()
-    except OSError as exc:
-        raise InputError(f"{source.name}: {exc.strerror or exc}") from exc
-    except EOFError as exc:  # a truncated gzip file
-        raise InputError(f"{source.name}: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated gzip file
+        raise InputError(f"{source.name}: {unreadable(exc)}", source.name) from exc
     finally:
         if source.path is not None:
             stream.close()

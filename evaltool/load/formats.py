@@ -8,12 +8,13 @@ only known at run time.
 
 import csv
 import io
-import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from evaltool.load import documents
 from evaltool.load.records import (
     FieldMap,
     Records,
@@ -22,8 +23,8 @@ from evaltool.load.records import (
     json_document,
     json_lines,
 )
-from evaltool.load.sources import InputError, Source
-from evaltool.load.stage import Record
+from evaltool.load.sources import InputError, Source, unreadable
+from evaltool.load.stage import Problem, Record
 
 # --format name -> the SQL view that reshapes staged lines of test cases
 JSONL_FORMATS = {
@@ -97,7 +98,10 @@ def reader(
         kind = container(source, fmt)
         if kind == "csv":
             for line, row in csv_rows(source):
-                yield line, dumps(csv_doc(row) if csv_doc else field_map.apply(row))
+                try:
+                    yield line, dumps(csv_doc(row) if csv_doc else field_map.apply(row))
+                except documents.JsonProblem as exc:
+                    yield line, Problem(str(exc), b"")
         elif kind == "json":
             yield from json_document(source, field_map.apply)
         else:
@@ -146,8 +150,8 @@ def _number(text: str) -> Any:
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        return documents.loads(text)
+    except documents.JsonProblem:
         return text  # refused by the load's checks, with its line
 
 
@@ -178,6 +182,8 @@ def csv_rows(source: Source) -> Iterator[tuple[int, dict[str, str]]]:
     except csv.Error as exc:
         line = reader.line_num
         raise InputError(f"{source.name}:{line}: invalid CSV: {exc}", source.name, line) from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated gzip file
+        raise InputError(f"{source.name}: {unreadable(exc)}", source.name) from exc
     finally:
         if source.path is not None:
             text.close()
@@ -202,10 +208,7 @@ def _csv_doc(row: dict[str, str], mapping: Mapping[str, str]) -> dict[str, Any]:
         elif field == "is_verified":
             doc["is_verified"] = _FLAGS.get(value.strip().lower(), value)
         elif field == "metadata":
-            try:
-                doc["metadata"] = json.loads(value)
-            except json.JSONDecodeError:
-                doc["metadata"] = value  # refused by the database's check, with its line
+            doc["metadata"] = _json(value)  # not an object: refused by the checks, with its line
         elif field in PROMPT_FIELDS:
             doc[field] = value
         else:

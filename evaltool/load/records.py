@@ -6,6 +6,7 @@ with the same reason either way.
 """
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -66,12 +67,28 @@ def lookup(doc: Any, path: str) -> Any:
 
 
 def _is_index(step: str) -> bool:
-    return step.lstrip("-").isdigit()
+    return re.fullmatch(r"-?[0-9]+", step) is not None
 
 
 def dumps(doc: Any) -> str:
-    """A record as one line of JSON text."""
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    """A record as one line of JSON text; JsonProblem for a value JSON has but Unicode has
+    not (a lone surrogate, \\ud800, which the database refuses)."""
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=_plain)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        lone = f"\\u{ord(text[exc.start]):04x}"
+        raise documents.JsonProblem(f"invalid JSON: lone surrogate {lone} is not Unicode") from None
+    return text
+
+
+def _plain(value: Any) -> Any:
+    """What JSON has no type for (YAML's dates and sets) as JSON: text, or a list."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def json_lines(source: Source, reshape: Callable[[Any], Any]) -> Iterator[Record]:
@@ -113,7 +130,10 @@ def json_document(source: Source, reshape: Callable[[Any], Any]) -> Iterator[Rec
             1,
         )
     for line, item in documents.items(source, text, tuple(fields or ())):
-        yield line, dumps(reshape(item))
+        try:
+            yield line, dumps(reshape(item))
+        except documents.JsonProblem as exc:
+            yield line, Problem(str(exc), b"")
 
 
 def is_json_document(source: Source) -> bool:

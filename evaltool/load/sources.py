@@ -12,6 +12,7 @@ import gzip
 import io
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +55,29 @@ class Source:
         return self.path.stat().st_size if self.path else None
 
     def open(self) -> BinaryIO:
-        """The uncompressed bytes of the input, without a UTF-8 byte-order mark."""
-        if self.path is None:
-            return _without_bom(sys.stdin.buffer)
-        with self.path.open("rb") as probe:
-            gzipped = probe.read(2) == b"\x1f\x8b"
-        if gzipped:
-            return _without_bom(cast(BinaryIO, gzip.open(self.path, "rb")))
-        return _without_bom(self.path.open("rb"))
+        """The uncompressed bytes of the input, without a UTF-8 byte-order mark; an input
+        that cannot be read (a damaged gzip file, an I/O error) is an InputError."""
+        try:
+            if self.path is None:
+                return _without_bom(sys.stdin.buffer)
+            with self.path.open("rb") as probe:
+                gzipped = probe.read(2) == b"\x1f\x8b"
+            if gzipped:
+                return _without_bom(cast(BinaryIO, gzip.open(self.path, "rb")))
+            return _without_bom(self.path.open("rb"))
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{self.name}: {unreadable(exc)}", self.name) from exc
+
+
+def unreadable(exc: BaseException) -> str:
+    """Why an input could not be read, in a few words."""
+    if isinstance(exc, gzip.BadGzipFile | zlib.error):
+        return f"not a readable gzip file ({exc})"
+    if isinstance(exc, EOFError):
+        return f"the file ends too early ({exc or 'truncated'})"
+    if isinstance(exc, OSError):
+        return str(exc.strerror or exc)
+    return str(exc)
 
 
 def _without_bom(stream: BinaryIO) -> BinaryIO:
@@ -139,10 +155,8 @@ def blocks(source: Source, on_problem: OnProblem | None = None) -> Iterator[tupl
             line += count
         if rest:
             yield _clean(rest + b"\n", source, line, on_problem), 1
-    except OSError as exc:
-        raise InputError(f"{source.name}: {exc.strerror or exc}") from exc
-    except EOFError as exc:  # a truncated gzip file
-        raise InputError(f"{source.name}: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated gzip file
+        raise InputError(f"{source.name}: {unreadable(exc)}", source.name) from exc
     finally:
         if source.path is not None:
             stream.close()
