@@ -187,6 +187,8 @@ def csv_rows(source: Source) -> Iterator[tuple[int, dict[str, str]]]:
     finally:
         if source.path is not None:
             text.close()
+        else:
+            text.detach()  # standard input stays open
 
 
 def prompt_csv(field_map: FieldMap) -> CsvDoc:

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from evaltool.errors import EvaltoolError
 
@@ -80,15 +80,20 @@ def unreadable(exc: BaseException) -> str:
     return str(exc)
 
 
+_WRAPPERS: dict[int, io.BufferedReader] = {}
+
+
 def _without_bom(stream: BinaryIO) -> BinaryIO:
     """The stream past a UTF-8 byte-order mark, if it starts with one. Windows tools
     (Notepad, Excel's "CSV UTF-8") write one; it is no part of the data, and JSON parsers
     take it for an invisible invalid token."""
-    buffered = (
-        stream
-        if isinstance(stream, io.BufferedReader | gzip.GzipFile)
-        else io.BufferedReader(cast(io.RawIOBase, stream))
-    )
+    buffered: Any = stream
+    if not isinstance(stream, io.BufferedReader | gzip.GzipFile):
+        # one wrapper per stream: a wrapper let go would close what it wraps (stdin)
+        kept = _WRAPPERS.get(id(stream))
+        if kept is None or kept.raw is not stream:
+            kept = _WRAPPERS[id(stream)] = io.BufferedReader(cast(io.RawIOBase, stream))
+        buffered = kept
     if buffered.peek(len(BOM)).startswith(BOM):
         buffered.read(len(BOM))
     return cast(BinaryIO, buffered)
