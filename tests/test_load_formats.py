@@ -318,3 +318,19 @@ def test_damaged_files_and_values_python_cannot_take_are_one_line(
         f'Error: {csv_cell}:2: "metadata" must be an object\n',
     )
     assert conn.execute("SELECT count(*) FROM evaltool.prompt").fetchone() == (0,)
+
+
+def test_a_file_name_with_a_newline_loads_and_is_shown_escaped(
+    run_cli: RunCli, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    good = tmp_path / "name\nwith newline.jsonl"
+    good.write_text('{"input": "a"}\n')
+    assert run_cli("load", "prompts", str(good), "-d", "qa", "--quiet").exit_code == 0
+    bad = tmp_path / "bad\x1b[31mname.jsonl"
+    bad.write_text('{"input": "b"}\n{"input": tru}\n')
+    result = run_cli("load", "prompts", str(bad), "-d", "qa")
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"Error: {tmp_path}/bad\\x1b[31mname.jsonl:2: invalid JSON: Expecting value\n"
+    )

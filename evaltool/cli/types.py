@@ -131,15 +131,18 @@ class RunRef(Text):
 RUN = RunRef()
 
 
-class InputFile(Name):
+class InputFile(Text):
     """FILE to read: a path, a folder, a glob, or - for standard input. A path the system
     refuses to look at (too long, in a folder you cannot read) is a usage error; one that
-    does not exist is left to the loader, which says so or expands it as a glob."""
+    does not exist is left to the loader, which says so or expands it as a glob. File
+    names may hold control characters (a newline is a legal one): messages escape them."""
 
     name = "file"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         text = super().convert(value, param, ctx)
+        if not text.strip():
+            self.fail("must not be empty or blank.", param, ctx)
         if text != "-":
             try:
                 os.stat(text)
