@@ -14,7 +14,7 @@ from evaltool.cli import types
 from evaltool.cli.output import echo_json, json_option, quiet_option
 from evaltool.datasets import DatasetRef
 from evaltool.load import LoadSummary
-from evaltool.load.formats import CONTAINERS, FORMATS, parse_map
+from evaltool.load.formats import CONTAINERS, FORMATS
 from evaltool.load.preferences import load_preferences
 from evaltool.load.prompts import load_prompts
 from evaltool.load.records import FieldMap
@@ -86,7 +86,7 @@ def format_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )
     @wraps(command)
     def wrapper(fmt: str, mappings: tuple[str, ...], **kwargs: Any) -> None:
-        command(fmt=fmt, field_map=parse_map(mappings), **kwargs)
+        command(fmt=fmt, field_map=FieldMap(mappings), **kwargs)
 
     return wrapper
 
@@ -216,7 +216,7 @@ def prompts(
         "prompts",
         sources,
         options,
-        partial(load_prompts, ref=ref, fmt=fmt, field_map=parse_map(mappings)),
+        partial(load_prompts, ref=ref, fmt=fmt, field_map=FieldMap(mappings)),
     )
 
 

@@ -30,10 +30,11 @@ from evaltool.imports.read import (
     number,
     obj,
     run_key,
+    text_lines,
     text_of,
 )
 from evaltool.load import documents
-from evaltool.load.sources import InputError, Source, blocks
+from evaltool.load.sources import InputError, Source
 
 # What a model input holds besides generation parameters
 _INPUT_KEYS = ("system", "messages", "prompt", "inputText", "input")
@@ -87,26 +88,17 @@ def _records(source: Source) -> Iterator[tuple[int, Any]]:
         else:
             yield 1, doc
         return
-    line = 0
-    for block, _ in blocks(source):
-        for raw in block.split(b"\n")[:-1]:
-            line += 1
-            if not raw:
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                fail(source, line, "invalid UTF-8")
-            match = _CLOUDWATCH_LINE.match(text)
-            record = _message(source, line, match.group(1) if match else text)
-            if isinstance(record, dict) and isinstance(record.get("events"), list):
-                for event in record["events"]:  # a listing on one line
-                    yield line, _message(source, line, obj(event).get("message"))
-            elif isinstance(record, list):
-                for item in record:
-                    yield line, item
-            else:
-                yield line, record
+    for line, text in text_lines(source):
+        match = _CLOUDWATCH_LINE.match(text)
+        record = _message(source, line, match.group(1) if match else text)
+        if isinstance(record, dict) and isinstance(record.get("events"), list):
+            for event in record["events"]:  # a listing on one line
+                yield line, _message(source, line, obj(event).get("message"))
+        elif isinstance(record, list):
+            for item in record:
+                yield line, item
+        else:
+            yield line, record
 
 
 def _is_document(source: Source) -> bool:

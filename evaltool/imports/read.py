@@ -13,20 +13,28 @@ from evaltool.load.sources import InputError, Source, blocks
 _NAME_SAFE = re.compile(r"[\x00-\x1f\x7f:]+")
 
 
-def json_lines(source: Source, *, nan_as_null: bool = False) -> Iterator[tuple[int, Any]]:
-    """(line, document) of each non-empty line; a bad line stops with FILE:LINE."""
+def text_lines(source: Source) -> Iterator[tuple[int, str]]:
+    """(line, text) of each non-empty line; one that is not UTF-8 stops with FILE:LINE."""
     line = 0
     for block, _ in blocks(source):
         for raw in block.split(b"\n")[:-1]:
             line += 1
-            if not raw:
-                continue
-            try:
-                yield line, documents.loads(raw.decode("utf-8"), nan_as_null=nan_as_null)
-            except UnicodeDecodeError:
-                fail(source, line, "invalid UTF-8")
-            except documents.JsonProblem as exc:
-                fail(source, line, str(exc))
+            if raw:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    fail(source, line, "invalid UTF-8")
+                yield line, text
+
+
+def json_lines(source: Source, *, nan_as_null: bool = False) -> Iterator[tuple[int, Any]]:
+    """(line, document) of each non-empty line; a bad line stops with FILE:LINE."""
+    for line, text in text_lines(source):
+        try:
+            doc = documents.loads(text, nan_as_null=nan_as_null)
+        except documents.JsonProblem as exc:
+            fail(source, line, str(exc))
+        yield line, doc
 
 
 def json_document(source: Source, *, nan_as_null: bool = False) -> tuple[str, Any]:

@@ -155,11 +155,6 @@ def _json(text: str) -> Any:
         return text  # refused by the load's checks, with its line
 
 
-def parse_map(pairs: tuple[str, ...]) -> FieldMap:
-    """--map SOURCE=FIELD options."""
-    return FieldMap(pairs)
-
-
 def csv_rows(source: Source) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, {column: cell}) for each CSV row after the header."""
     text = io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="")
